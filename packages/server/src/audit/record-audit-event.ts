@@ -1,0 +1,76 @@
+import { type Clock, newId } from '../core/index.js';
+import type { Repositories } from '../storage/index.js';
+
+/** Who did something: an admin token (with its role and human, if any) or Custos itself. */
+export interface Actor {
+  readonly type: 'admin_token' | 'system';
+  readonly id: string;
+  readonly role: 'admin' | 'auditor' | 'owner';
+  /** The human behind the token, when there is one (always for `owner` tokens). */
+  readonly userId: string | null;
+  readonly requestId: string | null;
+}
+
+export const SYSTEM_ACTOR: Actor = {
+  type: 'system',
+  id: 'custos',
+  role: 'admin',
+  userId: null,
+  requestId: null,
+};
+
+export interface AuditEntry {
+  readonly action: string;
+  readonly target: { readonly type: string; readonly id: string } | null;
+  readonly outcome?: 'success' | 'failure' | 'denied';
+  readonly reason?: string | null;
+  /** Field-level before/after of what changed; never secrets. */
+  readonly changes?: Readonly<Record<string, { from: unknown; to: unknown }>>;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Appends an audit event through `tx`, so the record commits or rolls back with
+ * the change it describes: no record, no change.
+ */
+export async function recordAuditEvent(
+  tx: Repositories,
+  clock: Clock,
+  actor: Actor,
+  entry: AuditEntry,
+): Promise<void> {
+  const at = clock.now();
+  await tx.audit.append({
+    id: newId('evt', at),
+    at,
+    requestId: actor.requestId,
+    actorType: actor.type,
+    actorId: actor.id,
+    action: entry.action,
+    targetType: entry.target?.type ?? null,
+    targetId: entry.target?.id ?? null,
+    outcome: entry.outcome ?? 'success',
+    reason: entry.reason ?? null,
+    details: {
+      actorRole: actor.role,
+      ...(actor.userId ? { actorUserId: actor.userId } : {}),
+      ...(entry.changes ? { changes: entry.changes } : {}),
+      ...entry.details,
+    },
+  });
+}
+
+/** The fields whose value differs between two snapshots, as `{ field: { from, to } }`. */
+export function diffFields<T extends object>(
+  before: T,
+  after: T,
+  fields: readonly (keyof T & string)[],
+): Record<string, { from: unknown; to: unknown }> {
+  const changes: Record<string, { from: unknown; to: unknown }> = {};
+  for (const field of fields) {
+    const from = before[field];
+    const to = after[field];
+    if (JSON.stringify(from) !== JSON.stringify(to)) changes[field] = { from, to };
+  }
+  return changes;
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config/index.js';
+import { VERSION } from '../http/index.js';
+import { CliError } from './api-client.js';
+import { agentCommand } from './commands/agent.js';
+import { migrateCommand, serveCommand } from './commands/serve.js';
+import { teamCommand } from './commands/team.js';
+import { tokenCommand } from './commands/token.js';
+import { userCommand } from './commands/user.js';
+
+const program = new Command('custos')
+  .description('Custos: identity governance for AI agents')
+  .version(VERSION)
+  .option('--url <url>', 'Custos base URL (env CUSTOS_URL, default http://127.0.0.1:8080)')
+  .option('--token <token>', 'admin token cst_pat_… (env CUSTOS_TOKEN)')
+  .option('--json', 'print JSON for scripts instead of tables')
+  .showHelpAfterError()
+  .exitOverride();
+
+for (const command of [
+  serveCommand(),
+  migrateCommand(),
+  userCommand(),
+  teamCommand(),
+  agentCommand(),
+  tokenCommand(),
+]) {
+  program.addCommand(command);
+}
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`custos: ${message}\n`);
+  process.exit(code);
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // help and version are "errors" that exit 0; commander already printed the message
+    process.exit(error.exitCode);
+  }
+  if (error instanceof CliError) fail(error.message, error.exitCode);
+  if (error instanceof ConfigError) fail(error.message, 2);
+  fail(error instanceof Error ? error.message : String(error), 1);
+}

@@ -1,0 +1,117 @@
+/**
+ * Every configuration key, with where it comes from and what it means. Sources,
+ * lowest precedence first: built-in default, the YAML file (`custos.yaml`, or
+ * `--config` / `CUSTOS_CONFIG`), environment variables, command-line flags.
+ */
+export interface Config {
+  /** Interface to listen on. Default `127.0.0.1` (loopback only). Env `CUSTOS_HOST`, flag `--host`. */
+  readonly host: string;
+  /** TCP port. Default `8080`. Env `CUSTOS_PORT`, flag `--port`. */
+  readonly port: number;
+  /** Directory for the SQLite database and master key file. Default `./.custos`. Env `CUSTOS_DATA_DIR`, flag `--data-dir`. */
+  readonly dataDir: string;
+  /** `sqlite:<path>` or `postgres://…` (a `schema=` parameter selects a schema). Default SQLite in the data dir. Env `CUSTOS_DATABASE_URL`, flag `--database-url`. */
+  readonly databaseUrl: string;
+  /** Public base URL (OAuth issuer). Default `http://<host>:<port>`. Env `CUSTOS_ISSUER`, flag `--issuer`. */
+  readonly issuer: string;
+  /** Master key, base64 of 32 bytes. Environment only (`CUSTOS_MASTER_KEY`), never in the file. */
+  readonly masterKey: string | null;
+  /** Master key file used when `masterKey` is unset; created with mode 0600. Default `<dataDir>/master.key`. Env `CUSTOS_MASTER_KEY_FILE`. */
+  readonly masterKeyFile: string;
+  /** On first start with an empty database, this `cst_pat_…` token becomes an admin token. Env `CUSTOS_BOOTSTRAP_TOKEN`. */
+  readonly bootstrapToken: string | undefined;
+  /** `fatal|error|warn|info|debug|trace|silent`. Default `info`. Env `CUSTOS_LOG_LEVEL`, flag `--log-level`. */
+  readonly logLevel: LogLevel;
+  /** Largest request body accepted, in bytes. Default 65536. Env `CUSTOS_BODY_LIMIT`. */
+  readonly bodyLimit: number;
+  /** Lifetime of an agent created without `expiresAt`, in days. Default 90. Env `CUSTOS_AGENT_DEFAULT_TTL_DAYS`. */
+  readonly agentDefaultTtlDays: number;
+  /** Lifetime of an admin token created without `expiresAt`, in days. Default 90. Env `CUSTOS_ADMIN_TOKEN_TTL_DAYS`. */
+  readonly adminTokenTtlDays: number;
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+type Parser = (raw: unknown, key: string) => unknown;
+
+export interface KeySpec {
+  readonly env?: string;
+  readonly flag?: string;
+  /** False for secrets that must not sit in a config file. */
+  readonly inFile: boolean;
+  readonly parse: Parser;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(message: string) {
+    super(`invalid config: ${message}`);
+  }
+}
+
+const text: Parser = (raw, key) => {
+  if (typeof raw !== 'string' || raw.trim() === '')
+    throw new ConfigError(`\`${key}\` must be a non-empty string`);
+  return raw.trim();
+};
+
+const integer =
+  (min: number, max: number): Parser =>
+  (raw, key) => {
+    const n = typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : raw;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+      throw new ConfigError(`\`${key}\` must be an integer between ${min} and ${max}`);
+    }
+    return n;
+  };
+
+const databaseUrl: Parser = (raw, key) => {
+  const value = text(raw, key) as string;
+  if (value.startsWith('sqlite:') && value.length > 'sqlite:'.length) return value;
+  if (/^postgres(ql)?:\/\//.test(value)) {
+    try {
+      new URL(value);
+      return value;
+    } catch {
+      throw new ConfigError(`\`${key}\` is not a valid PostgreSQL URL`);
+    }
+  }
+  throw new ConfigError(`\`${key}\` must be \`sqlite:<path>\` or \`postgres://…\``);
+};
+
+const httpUrl: Parser = (raw, key) => {
+  const value = text(raw, key) as string;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`\`${key}\` must be an absolute http(s) URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new ConfigError(`\`${key}\` must be an http(s) URL`);
+  if (url.search || url.hash) throw new ConfigError(`\`${key}\` must not have a query or fragment`);
+  return value.replace(/\/+$/, '');
+};
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const logLevel: Parser = (raw, key) => {
+  if (typeof raw !== 'string' || !LOG_LEVELS.includes(raw as LogLevel)) {
+    throw new ConfigError(`\`${key}\` must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  return raw;
+};
+
+export const KEYS: Readonly<Record<keyof Config, KeySpec>> = {
+  host: { env: 'CUSTOS_HOST', flag: 'host', inFile: true, parse: text },
+  port: { env: 'CUSTOS_PORT', flag: 'port', inFile: true, parse: integer(1, 65535) },
+  dataDir: { env: 'CUSTOS_DATA_DIR', flag: 'dataDir', inFile: true, parse: text },
+  databaseUrl: { env: 'CUSTOS_DATABASE_URL', flag: 'databaseUrl', inFile: true, parse: databaseUrl },
+  issuer: { env: 'CUSTOS_ISSUER', flag: 'issuer', inFile: true, parse: httpUrl },
+  masterKey: { env: 'CUSTOS_MASTER_KEY', inFile: false, parse: text },
+  masterKeyFile: { env: 'CUSTOS_MASTER_KEY_FILE', inFile: true, parse: text },
+  bootstrapToken: { env: 'CUSTOS_BOOTSTRAP_TOKEN', inFile: false, parse: text },
+  logLevel: { env: 'CUSTOS_LOG_LEVEL', flag: 'logLevel', inFile: true, parse: logLevel },
+  bodyLimit: { env: 'CUSTOS_BODY_LIMIT', inFile: true, parse: integer(1024, 64 * 1024 * 1024) },
+  agentDefaultTtlDays: { env: 'CUSTOS_AGENT_DEFAULT_TTL_DAYS', inFile: true, parse: integer(1, 3650) },
+  adminTokenTtlDays: { env: 'CUSTOS_ADMIN_TOKEN_TTL_DAYS', inFile: true, parse: integer(1, 3650) },
+};

@@ -1,0 +1,109 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { parseCredential } from '@custos/sdk';
+import { parse as parseYaml } from 'yaml';
+import { type Config, ConfigError, KEYS } from './config-keys.js';
+
+export interface ConfigSources {
+  /** Command-line flags, already parsed (camelCase keys). */
+  readonly flags?: Readonly<Record<string, unknown>>;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Directory relative paths resolve against. */
+  readonly cwd?: string;
+}
+
+function readFileLayer(path: string, explicit: boolean): Record<string, unknown> {
+  if (!existsSync(path)) {
+    if (explicit) throw new ConfigError(`config file \`${path}\` does not exist`);
+    return {};
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(
+      `config file \`${path}\` is not valid YAML: ${(error as Error).message.split('\n')[0]}`,
+    );
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`config file \`${path}\` must be a mapping of keys to values`);
+  }
+  for (const key of Object.keys(parsed)) {
+    const spec = KEYS[key as keyof Config];
+    if (!spec) throw new ConfigError(`unknown key \`${key}\` in \`${path}\``);
+    if (!spec.inFile)
+      throw new ConfigError(`\`${key}\` is a secret: set it with ${spec.env}, not in \`${path}\``);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * Builds the configuration from defaults, file, environment and flags (each
+ * overriding the one before), validates every key and returns it frozen.
+ * Throws {@link ConfigError} with a one-line message naming the key.
+ */
+export function loadConfig(sources: ConfigSources = {}): Config {
+  const env = sources.env ?? process.env;
+  const flags = sources.flags ?? {};
+  const cwd = sources.cwd ?? process.cwd();
+  const explicitFile = (flags.config as string | undefined) ?? env.CUSTOS_CONFIG;
+  const file = readFileLayer(resolve(cwd, explicitFile ?? 'custos.yaml'), explicitFile !== undefined);
+
+  const raw: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(KEYS)) {
+    let value: unknown = file[key];
+    const fromEnv = spec.env ? env[spec.env] : undefined;
+    if (fromEnv !== undefined && fromEnv !== '') value = fromEnv;
+    if (spec.flag && flags[spec.flag] !== undefined) value = flags[spec.flag];
+    if (value !== undefined) raw[key] = spec.parse(value, key);
+  }
+
+  const host = (raw.host as string | undefined) ?? '127.0.0.1';
+  const port = (raw.port as number | undefined) ?? 8080;
+  const dataDir = resolve(cwd, (raw.dataDir as string | undefined) ?? '.custos');
+  const databaseUrl = (raw.databaseUrl as string | undefined) ?? `sqlite:${resolve(dataDir, 'custos.db')}`;
+  const bootstrapToken = raw.bootstrapToken as string | undefined;
+  const parsedToken = bootstrapToken === undefined ? null : parseCredential(bootstrapToken);
+  if (parsedToken && !(parsedToken.ok && parsedToken.kind === 'pat')) {
+    throw new ConfigError(
+      '`bootstrapToken` must be a `cst_pat_…` token with a valid checksum: create one with `custos token generate`',
+    );
+  }
+  const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  const masterKeyFile = raw.masterKeyFile as string | undefined;
+  return Object.freeze({
+    host,
+    port,
+    dataDir,
+    databaseUrl:
+      databaseUrl.startsWith('sqlite:') && !isAbsolute(databaseUrl.slice(7))
+        ? `sqlite:${resolve(cwd, databaseUrl.slice(7))}`
+        : databaseUrl,
+    issuer: (raw.issuer as string | undefined) ?? `http://${urlHost}:${port}`,
+    masterKey: (raw.masterKey as string | undefined) ?? null,
+    masterKeyFile: masterKeyFile ? resolve(cwd, masterKeyFile) : resolve(dataDir, 'master.key'),
+    bootstrapToken,
+    logLevel: (raw.logLevel as Config['logLevel'] | undefined) ?? 'info',
+    bodyLimit: (raw.bodyLimit as number | undefined) ?? 64 * 1024,
+    agentDefaultTtlDays: (raw.agentDefaultTtlDays as number | undefined) ?? 90,
+    adminTokenTtlDays: (raw.adminTokenTtlDays as number | undefined) ?? 90,
+  });
+}
+
+/** Settings that are legal but unsafe; the server logs each loudly at start. */
+export function insecureSettings(config: Config): string[] {
+  const warnings: string[] = [];
+  const loopback = /^(127\.|localhost$|::1$)/.test(config.host);
+  if (!loopback && config.issuer.startsWith('http://')) {
+    warnings.push(
+      `listening on \`${config.host}\` with a plain-http issuer: put Custos behind TLS and set CUSTOS_ISSUER to its https URL`,
+    );
+  }
+  if (config.masterKey === null && config.databaseUrl.startsWith('postgres')) {
+    warnings.push(
+      'master key read from a local file while the database is shared: set CUSTOS_MASTER_KEY on every node',
+    );
+  }
+  return warnings;
+}

@@ -1,0 +1,20 @@
+import { monotonicFactory } from 'ulid';
+
+/** Prefixes of Custos identifiers; the prefix tells a reader what an id names. */
+export type IdPrefix = 'agt' | 'usr' | 'tok' | 'evt';
+
+const nextUlid = monotonicFactory();
+
+/**
+ * A new identifier `<prefix>_<ULID>`: unique, and sortable by creation time within
+ * one process (monotonic ULIDs), so ids double as a stable pagination order.
+ * Lowercased so ids are easy to type; ULID's alphabet has no ambiguous letters.
+ */
+export function newId(prefix: IdPrefix, nowMs: number): string {
+  return `${prefix}_${nextUlid(nowMs).toLowerCase()}`;
+}
+
+/** True when `value` has the shape of an id with this prefix. */
+export function isId(prefix: IdPrefix, value: string): boolean {
+  return new RegExp(`^${prefix}_[0-9a-hjkmnp-tv-z]{26}$`).test(value);
+}

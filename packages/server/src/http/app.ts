@@ -1,0 +1,143 @@
+import { randomBytes } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Actor } from '../audit/index.js';
+import { CustosError } from '../core/index.js';
+import { authenticateRequest } from './admin-auth.js';
+import type { AppDeps } from './deps.js';
+import type { Metrics } from './metrics.js';
+import { buildOpenApi } from './openapi.js';
+import { toProblem } from './problem.js';
+import type { RouteAccess, RouteDef } from './route.js';
+import { adminTokenRoutes } from './routes/admin-tokens.js';
+import { agentRoutes } from './routes/agents.js';
+import { auditRoutes } from './routes/audit-events.js';
+import { teamRoutes } from './routes/teams.js';
+import { userRoutes } from './routes/users.js';
+import { compileValidator } from './validation.js';
+
+/** The admin API's route table: the one place to find where a request is handled. */
+export const API_ROUTES: readonly RouteDef[] = [
+  ...userRoutes,
+  ...teamRoutes,
+  ...agentRoutes,
+  ...adminTokenRoutes,
+  ...auditRoutes,
+];
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    actor: Actor | null;
+  }
+  interface FastifyContextConfig {
+    access?: RouteAccess;
+  }
+}
+
+export interface AppOptions {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly version: string;
+}
+
+const toFastifyPath = (path: string) => path.replace(/\{(\w+)\}/g, ':$1');
+
+/**
+ * Assembles the HTTP application: operations endpoints, the admin API from its
+ * route table, authentication, validation and the one error-to-problem mapping.
+ */
+export function buildApp(deps: AppDeps, options: AppOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    bodyLimit: deps.config.bodyLimit,
+    genReqId: () => `req_${randomBytes(12).toString('base64url')}`,
+    requestIdHeader: false,
+    return503OnClosing: true,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+  });
+  app.setValidatorCompiler(({ schema, httpPart }) => compileValidator(schema, httpPart));
+  app.decorateRequest('actor', null);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    reply.header('cache-control', 'no-store');
+    if (request.routeOptions.config.access === 'authenticated') {
+      request.actor = await authenticateRequest(deps, request);
+    }
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    options.metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    options.metrics.requestDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler(async (error, request, reply) => {
+    const { body, internal } = toProblem(error, request.id);
+    if (internal) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ problem: body.type, detail: body.detail }, 'request refused');
+    if (body.status === 401) reply.header('www-authenticate', 'Bearer realm="custos"');
+    return reply.status(body.status).type('application/problem+json').send(body);
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    const error = new CustosError('not_found', `no route \`${request.method} ${request.url.split('?')[0]}\``);
+    const { body } = toProblem(error, request.id);
+    return reply.status(404).type('application/problem+json').send(body);
+  });
+
+  for (const route of API_ROUTES) {
+    app.route({
+      method: route.method,
+      url: toFastifyPath(route.path),
+      config: { access: route.access },
+      schema: {
+        ...(route.body ? { body: route.body } : {}),
+        ...(route.query ? { querystring: route.query } : {}),
+        ...(route.params ? { params: route.params } : {}),
+      },
+      handler: async (request, reply) => {
+        const actor = request.actor;
+        if (route.access === 'authenticated' && !actor)
+          throw new Error('INVARIANT: authenticated route without actor');
+        const result = await route.handler({
+          deps,
+          actor: actor as Actor,
+          body: request.body ?? {},
+          query: request.query ?? {},
+          params: request.params ?? {},
+          requestId: request.id,
+          reply,
+        });
+        return reply.status(route.status ?? 200).send(result);
+      },
+    });
+  }
+
+  const openapi = buildOpenApi(API_ROUTES, deps.config.issuer, options.version);
+  app.get('/api/v1/openapi.json', async () => openapi);
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (request, reply) => {
+    try {
+      await deps.store.ping();
+      const migrations = await deps.store.migrationStatus();
+      if (migrations.applied !== migrations.latest) {
+        return reply.status(503).send({ status: 'unavailable', reason: 'migrations pending', ...migrations });
+      }
+      return { status: 'ready', migrations };
+    } catch (error) {
+      request.log.warn({ err: error }, 'readiness check failed');
+      return reply.status(503).send({ status: 'unavailable', reason: 'store unreachable' });
+    }
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    reply.type(options.metrics.registry.contentType);
+    return options.metrics.registry.metrics();
+  });
+
+  return app;
+}

@@ -1,0 +1,7 @@
+import type { Config } from '../config/index.js';
+import type { IdentityDeps } from '../identity/index.js';
+
+/** Everything route handlers may use. */
+export interface AppDeps extends IdentityDeps {
+  readonly config: Config;
+}

@@ -1,0 +1,246 @@
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+
+/**
+ * Wire schemas of the admin API. They validate requests at the edge and generate
+ * the OpenAPI 3.1 document, so the two cannot drift apart.
+ */
+
+// Printable text: no control characters. SQL- or markup-looking text is fine and kept verbatim.
+const PRINTABLE = '^[^\\u0000-\\u001f\\u007f]*$';
+export const Text = (min: number, max: number, description?: string) =>
+  Type.String({
+    minLength: min,
+    maxLength: max,
+    pattern: PRINTABLE,
+    ...(description ? { description } : {}),
+  });
+
+export const Timestamp = Type.String({
+  format: 'date-time',
+  pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?(Z|[+-]\\d{2}:\\d{2})$',
+  description: 'RFC 3339 date-time',
+});
+export const Email = Type.String({ minLength: 3, maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+$' });
+export const UserRef = Type.String({
+  minLength: 1,
+  maxLength: 254,
+  description: 'a user id (`usr_…`) or email',
+});
+export const TeamName = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' });
+export const Environment = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' });
+export const RiskLevel = Type.Union([
+  Type.Literal('low'),
+  Type.Literal('medium'),
+  Type.Literal('high'),
+  Type.Literal('critical'),
+]);
+export const Tags = Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.:/-]{1,64}$' }), Text(0, 256), {
+  maxProperties: 50,
+  description: 'key/value labels',
+});
+export const Reason = Type.Object(
+  { reason: Text(1, 1000, 'why; recorded in the audit log') },
+  {
+    additionalProperties: false,
+  },
+);
+
+export const Id = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9a-z]{26}$` });
+export const IdParams = (prefix: string) => Type.Object({ id: Id(prefix) }, { additionalProperties: false });
+
+const PageQueryFields = {
+  cursor: Type.Optional(
+    Type.String({ maxLength: 200, description: 'the `nextCursor` of the previous page' }),
+  ),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+};
+export const PageQuery = Type.Object(PageQueryFields, { additionalProperties: false });
+
+export const Page = <T extends TSchema>(item: T) =>
+  Type.Object({ items: Type.Array(item), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+
+// ---- users
+
+export const User = Type.Object({
+  id: Id('usr'),
+  email: Type.String(),
+  name: Type.String(),
+  status: Type.Union([Type.Literal('active'), Type.Literal('deactivated')]),
+  managerId: Type.Union([Id('usr'), Type.Null()]),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export const CreateUser = Type.Object(
+  { email: Email, name: Text(1, 200), manager: Type.Optional(UserRef) },
+  { additionalProperties: false },
+);
+export const UpdateUser = Type.Object(
+  {
+    email: Type.Optional(Email),
+    name: Type.Optional(Text(1, 200)),
+    manager: Type.Optional(Type.Union([UserRef, Type.Null()])),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export const UserParams = Type.Object({ id: UserRef }, { additionalProperties: false });
+export const UserQuery = Type.Object(
+  {
+    ...PageQueryFields,
+    status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('deactivated')])),
+    q: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+
+// ---- teams
+
+export const Team = Type.Object({
+  name: TeamName,
+  description: Type.String(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export const CreateTeam = Type.Object(
+  { name: TeamName, description: Type.Optional(Text(0, 1000)) },
+  { additionalProperties: false },
+);
+
+// ---- agents
+
+export const AgentStatus = Type.Union([
+  Type.Literal('active'),
+  Type.Literal('suspended'),
+  Type.Literal('decommissioned'),
+]);
+export const Agent = Type.Object({
+  id: Id('agt'),
+  name: Type.String(),
+  owner: Type.Object({ id: Id('usr'), email: Type.String() }),
+  team: Type.Union([TeamName, Type.Null()]),
+  purpose: Type.String(),
+  environment: Environment,
+  tags: Tags,
+  riskLevel: RiskLevel,
+  status: AgentStatus,
+  statusReason: Type.Union([Type.String(), Type.Null()]),
+  expiresAt: Timestamp,
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export const CreateAgent = Type.Object(
+  {
+    name: Text(1, 200),
+    owner: UserRef,
+    team: Type.Optional(TeamName),
+    purpose: Type.Optional(Text(0, 2000)),
+    environment: Type.Optional(Environment),
+    tags: Type.Optional(Tags),
+    riskLevel: Type.Optional(RiskLevel),
+    expiresAt: Type.Optional(Timestamp),
+  },
+  { additionalProperties: false },
+);
+export const UpdateAgent = Type.Object(
+  {
+    name: Type.Optional(Text(1, 200)),
+    owner: Type.Optional(UserRef),
+    team: Type.Optional(Type.Union([TeamName, Type.Null()])),
+    purpose: Type.Optional(Text(0, 2000)),
+    environment: Type.Optional(Environment),
+    tags: Type.Optional(Tags),
+    riskLevel: Type.Optional(RiskLevel),
+    expiresAt: Type.Optional(Timestamp),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export const AgentQuery = Type.Object(
+  {
+    ...PageQueryFields,
+    owner: Type.Optional(UserRef),
+    team: Type.Optional(TeamName),
+    status: Type.Optional(AgentStatus),
+    environment: Type.Optional(Environment),
+    tag: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[A-Za-z0-9_.:/-]{1,64}=.{0,256}$' }), {
+        maxItems: 20,
+        description: 'key=value; repeat to require several',
+      }),
+    ),
+    q: Type.Optional(
+      Type.String({ maxLength: 200, description: 'case-insensitive text in id, name or purpose' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export const StatusChange = Type.Object({
+  at: Timestamp,
+  from: Type.Union([AgentStatus, Type.Null()]),
+  to: AgentStatus,
+  reason: Type.String(),
+  actor: Type.String(),
+});
+
+// ---- admin tokens
+
+export const AdminRole = Type.Union([Type.Literal('admin'), Type.Literal('auditor'), Type.Literal('owner')]);
+export const AdminToken = Type.Object({
+  id: Id('tok'),
+  name: Type.String(),
+  role: AdminRole,
+  userId: Type.Union([Id('usr'), Type.Null()]),
+  createdBy: Type.String(),
+  createdAt: Timestamp,
+  expiresAt: Timestamp,
+  revokedAt: Type.Union([Timestamp, Type.Null()]),
+  lastUsedAt: Type.Union([Timestamp, Type.Null()]),
+});
+export const CreateAdminToken = Type.Object(
+  {
+    name: Text(1, 200),
+    role: AdminRole,
+    user: Type.Optional(UserRef),
+    expiresAt: Type.Optional(Timestamp),
+  },
+  { additionalProperties: false },
+);
+export const CreatedAdminToken = Type.Composite([
+  AdminToken,
+  Type.Object({ token: Type.String({ description: 'shown once; only its hash is stored' }) }),
+]);
+
+// ---- audit
+
+export const AuditEvent = Type.Object({
+  seq: Type.Integer(),
+  id: Id('evt'),
+  at: Timestamp,
+  requestId: Type.Union([Type.String(), Type.Null()]),
+  actor: Type.Object({ type: Type.String(), id: Type.String() }),
+  action: Type.String(),
+  target: Type.Union([Type.Object({ type: Type.String(), id: Type.String() }), Type.Null()]),
+  outcome: Type.String(),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  details: Type.Record(Type.String(), Type.Unknown()),
+});
+export const AuditQuery = Type.Object(
+  {
+    ...PageQueryFields,
+    target: Type.Optional(Type.String({ maxLength: 200 })),
+    action: Type.Optional(Type.String({ maxLength: 100 })),
+  },
+  { additionalProperties: false },
+);
+
+export const Problem = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String(),
+    requestId: Type.Optional(Type.String()),
+    errors: Type.Optional(Type.Array(Type.Object({ pointer: Type.String(), detail: Type.String() }))),
+  },
+  { description: 'RFC 9457 problem details' },
+);
+
+export type { Static };

@@ -1,0 +1,99 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { type Logger, pino } from 'pino';
+import { type Config, insecureSettings, loadMasterKey } from '../config/index.js';
+import { type Clock, systemClock } from '../core/index.js';
+import { ensureBootstrapToken } from '../identity/index.js';
+import { openStore, type Store } from '../storage/index.js';
+import { buildApp } from './app.js';
+import { createMetrics } from './metrics.js';
+
+const DAY_MS = 86_400_000;
+
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+export interface RunningServer {
+  /** Where it listens, e.g. `http://127.0.0.1:8080`. */
+  readonly url: string;
+  readonly app: FastifyInstance;
+  readonly store: Store;
+  /** Set on the first start of an empty database. */
+  readonly bootstrap: { readonly token: string; readonly generated: boolean } | null;
+  /** Stops accepting requests, lets in-flight ones finish, closes the store. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+}
+
+/** The JSON logger; authorization headers and cookies are redacted wherever they appear. */
+export function createLogger(level: Config['logLevel']): Logger {
+  return pino({
+    level,
+    base: { service: 'custos' },
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers.cookie', '*.token', '*.bootstrapToken'],
+      censor: '[redacted]',
+    },
+  });
+}
+
+/**
+ * Starts a Custos node: loads the master key, opens and migrates the store,
+ * creates the bootstrap admin token on an empty database, and listens.
+ * Fails fast (throws) on any configuration or storage problem.
+ */
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const clock = options.clock ?? systemClock;
+  for (const warning of insecureSettings(config)) logger.warn({ insecure: true }, warning);
+
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const masterKey = loadMasterKey(config);
+  if (masterKey.created)
+    logger.info({ path: config.masterKeyFile }, 'generated a new master key file (mode 0600)');
+
+  const metrics = createMetrics();
+  const store = await openStore(config.databaseUrl, {
+    migrate: true,
+    observe: metrics.observeStore,
+    nowMs: clock.now(),
+  });
+  const deps = {
+    store,
+    clock,
+    config,
+    settings: {
+      agentDefaultTtlMs: config.agentDefaultTtlDays * DAY_MS,
+      adminTokenDefaultTtlMs: config.adminTokenTtlDays * DAY_MS,
+    },
+  };
+  let app: FastifyInstance | undefined;
+  try {
+    const bootstrap = await ensureBootstrapToken(deps, config.bootstrapToken);
+    app = buildApp(deps, { logger, metrics, version: VERSION });
+    await app.listen({ host: config.host, port: config.port });
+    const address = app.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const running = app;
+    return {
+      url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`,
+      app: running,
+      store,
+      bootstrap,
+      close: async () => {
+        await running.close();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    await app?.close();
+    await store.close();
+    throw error;
+  }
+}

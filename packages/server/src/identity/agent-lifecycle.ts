@@ -1,0 +1,73 @@
+import { type Actor, recordAuditEvent } from '../audit/index.js';
+import { CustosError, notFound } from '../core/index.js';
+import type { AgentRecord, AgentStatus, AgentStatusChange } from '../storage/index.js';
+import { requireAgentAccess, requireWriter } from './access.js';
+import type { IdentityDeps } from './deps.js';
+
+export type AgentTransition = 'suspend' | 'resume' | 'decommission';
+
+/**
+ * The lifecycle: `active ⇄ suspended`, and `active | suspended → decommissioned`,
+ * which is terminal. Every other move is refused.
+ */
+export const TRANSITIONS: Readonly<
+  Record<AgentTransition, { from: readonly AgentStatus[]; to: AgentStatus }>
+> = {
+  suspend: { from: ['active'], to: 'suspended' },
+  resume: { from: ['suspended'], to: 'active' },
+  decommission: { from: ['active', 'suspended'], to: 'decommissioned' },
+};
+
+/**
+ * Moves an agent through its lifecycle with a reason, recorded in the status
+ * history and the audit log in the same transaction. A compare-and-set on the
+ * status makes concurrent transitions safe: exactly one of them wins.
+ */
+export async function transitionAgent(
+  deps: IdentityDeps,
+  actor: Actor,
+  id: string,
+  transition: AgentTransition,
+  reason: string,
+): Promise<AgentRecord> {
+  requireWriter(actor, `${transition} agents`, true);
+  const rule = TRANSITIONS[transition];
+  return deps.store.transaction(async (tx) => {
+    const before = await tx.agents.get(id, { lock: true });
+    if (!before) throw notFound('agent', id);
+    requireAgentAccess(actor, before);
+    const refuse = (status: AgentStatus) =>
+      new CustosError('invalid_transition', `cannot ${transition} agent \`${id}\`: it is ${status}`);
+    if (!rule.from.includes(before.status)) throw refuse(before.status);
+    const at = deps.clock.now();
+    const after = await tx.agents.transition(id, rule.from, rule.to, reason, at);
+    if (!after) throw refuse((await tx.agents.get(id))?.status ?? before.status);
+    await tx.agents.addStatusChange({
+      agentId: id,
+      at,
+      fromStatus: before.status,
+      toStatus: rule.to,
+      reason,
+      actor: actor.id,
+    });
+    await recordAuditEvent(tx, deps.clock, actor, {
+      action: `agent.${transition}`,
+      target: { type: 'agent', id },
+      reason,
+      changes: { status: { from: before.status, to: after.status } },
+    });
+    return after;
+  });
+}
+
+/** The agent's status changes, oldest first. */
+export async function agentStatusHistory(
+  deps: IdentityDeps,
+  actor: Actor,
+  id: string,
+): Promise<readonly AgentStatusChange[]> {
+  const agent = await deps.store.agents.get(id);
+  if (!agent) throw notFound('agent', id);
+  requireAgentAccess(actor, agent);
+  return deps.store.agents.statusHistory(id);
+}

@@ -1,0 +1,110 @@
+import pg from 'pg';
+import type { QueryObserver, SqlDriver, SqlExecutor, SqlValue } from '../sql-driver.js';
+import { UniqueViolation } from '../store.js';
+
+const INT8_OID = 20;
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+// Arbitrary constant shared by every Custos node: the advisory lock key of the migrator.
+const MIGRATION_LOCK_KEY = 7_461_735_201;
+
+/**
+ * Splits the Custos-specific `schema` parameter off a PostgreSQL URL. The schema
+ * lets several Custos installs (or test runs) share one database without colliding.
+ */
+export function parsePostgresUrl(url: string): { connectionString: string; schema: string | null } {
+  const parsed = new URL(url);
+  const schema = parsed.searchParams.get('schema');
+  parsed.searchParams.delete('schema');
+  if (schema !== null && !SCHEMA_NAME.test(schema)) {
+    throw new RangeError(`invalid schema \`${schema}\`: use lowercase letters, digits and underscores`);
+  }
+  return { connectionString: parsed.toString(), schema };
+}
+
+/**
+ * PostgreSQL through a `pg` pool. Transactions run at READ COMMITTED; the
+ * repositories get their guarantees from unique indexes, conditional updates and
+ * `FOR UPDATE` row locks rather than from a stricter isolation level.
+ */
+export async function openPostgresDriver(url: string, observe?: QueryObserver): Promise<SqlDriver> {
+  const { connectionString, schema } = parsePostgresUrl(url);
+  const types = {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+      oid === INT8_OID
+        ? (value: string) => Number(value)
+        : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+  };
+  if (schema) {
+    const bootstrap = new pg.Client({ connectionString });
+    await bootstrap.connect();
+    try {
+      // INVARIANT: `schema` matched SCHEMA_NAME, so it is a plain identifier
+      await bootstrap.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    } finally {
+      await bootstrap.end();
+    }
+  }
+  const pool = new pg.Pool({
+    connectionString,
+    types,
+    max: 10,
+    ...(schema ? { options: `-c search_path="${schema}"` } : {}),
+  });
+  // An idle client losing its connection must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
+
+  function executor(client: pg.Pool | pg.PoolClient): SqlExecutor {
+    async function query<T>(kind: 'read' | 'write', sql: string, params: readonly SqlValue[]) {
+      const start = process.hrtime.bigint();
+      try {
+        // no parameters: the simple protocol, which also allows multi-statement scripts
+        const result = await client.query(sql, params.length > 0 ? (params as SqlValue[]) : undefined);
+        return { rows: result.rows as T[], changes: result.rowCount ?? 0 };
+      } catch (error) {
+        if ((error as { code?: unknown }).code === '23505') {
+          throw new UniqueViolation((error as Error).message, { cause: error });
+        }
+        throw error;
+      } finally {
+        observe?.(kind, Number(process.hrtime.bigint() - start) / 1e9);
+      }
+    }
+    return {
+      all: async <T>(sql: string, params: readonly SqlValue[] = []) =>
+        (await query<T>('read', sql, params)).rows,
+      write: <T>(sql: string, params: readonly SqlValue[] = []) => query<T>('write', sql, params),
+    };
+  }
+
+  return {
+    dialect: 'postgres',
+    forUpdate: ' FOR UPDATE',
+    exec: executor(pool),
+    async transaction(fn) {
+      const start = process.hrtime.bigint();
+      const client = await pool.connect();
+      let broken = false;
+      try {
+        await client.query('BEGIN');
+        const result = await fn(executor(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
+        throw error;
+      } finally {
+        client.release(broken);
+        observe?.('transaction', Number(process.hrtime.bigint() - start) / 1e9);
+      }
+    },
+    script: async (ex, sql) => {
+      await ex.write(sql);
+    },
+    lockForMigration: async (ex) => {
+      await ex.all('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    },
+    close: () => pool.end(),
+  };
+}
