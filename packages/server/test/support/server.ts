@@ -27,18 +27,18 @@ export interface TestServer {
  */
 export async function startTestServer(
   dialect: Dialect,
-  overrides: Readonly<Record<string, unknown>> = {},
+  overrides: Partial<Config> = {},
 ): Promise<TestServer> {
   const db = await createTestDatabase(dialect);
   const dataDir = await mkdtemp(join(tmpdir(), 'custos-data-'));
   const adminToken = generateAdminToken();
   const loaded = loadConfig({
     env: { CUSTOS_BOOTSTRAP_TOKEN: adminToken },
-    flags: { dataDir, databaseUrl: db.url, logLevel: 'silent', ...overrides },
+    flags: { dataDir, databaseUrl: db.url, logLevel: 'silent' },
     cwd: dataDir,
   });
   // port 0 (any free port) is for tests only; configuration insists on a real port
-  const config: Config = Object.freeze({ ...loaded, port: 0 });
+  const config: Config = Object.freeze({ ...loaded, port: 0, ...overrides });
   const server = await startServer(config);
   const url = server.url;
   return {
