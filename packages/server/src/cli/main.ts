@@ -1,13 +1,18 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/index.js';
-import { VERSION } from '../http/index.js';
 import { CliError } from './api-client.js';
 import { agentCommand } from './commands/agent.js';
 import { migrateCommand, serveCommand } from './commands/serve.js';
 import { teamCommand } from './commands/team.js';
 import { tokenCommand } from './commands/token.js';
 import { userCommand } from './commands/user.js';
+
+// Read here rather than imported from http/: client commands must not load the server stack.
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 const program = new Command('custos')
   .description('Custos: identity governance for AI agents')

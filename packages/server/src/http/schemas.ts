@@ -38,6 +38,32 @@ export const Tags = Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.:/-]{1,64}$
   maxProperties: 50,
   description: 'key/value labels',
 });
+// RFC 6749 §3.3 scope-token
+export const ScopeToken = Type.String({ pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,200}$' });
+export const Audience = Type.String({
+  minLength: 1,
+  maxLength: 2000,
+  pattern: '^[a-zA-Z][a-zA-Z0-9+.-]*:[^\\s#]*$',
+  description: 'absolute URI without a fragment (RFC 8707)',
+});
+const TokenSettings = {
+  allowedScopes: Type.Optional(
+    Type.Array(ScopeToken, {
+      maxItems: 100,
+      uniqueItems: true,
+      description: 'scopes the agent may be issued (interim allow-list)',
+    }),
+  ),
+  allowedAudiences: Type.Optional(
+    Type.Array(Audience, {
+      maxItems: 100,
+      uniqueItems: true,
+      description: 'resources (audiences) the agent may get tokens for',
+    }),
+  ),
+  requireDpop: Type.Optional(Type.Boolean({ description: 'refuse token requests without a DPoP proof' })),
+};
+
 export const Reason = Type.Object(
   { reason: Text(1, 1000, 'why; recorded in the audit log') },
   {
@@ -124,6 +150,9 @@ export const Agent = Type.Object({
   status: AgentStatus,
   statusReason: Type.Union([Type.String(), Type.Null()]),
   expiresAt: Timestamp,
+  allowedScopes: Type.Array(Type.String()),
+  allowedAudiences: Type.Array(Type.String()),
+  requireDpop: Type.Boolean(),
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });
@@ -137,6 +166,7 @@ export const CreateAgent = Type.Object(
     tags: Type.Optional(Tags),
     riskLevel: Type.Optional(RiskLevel),
     expiresAt: Type.Optional(Timestamp),
+    ...TokenSettings,
   },
   { additionalProperties: false },
 );
@@ -150,6 +180,7 @@ export const UpdateAgent = Type.Object(
     tags: Type.Optional(Tags),
     riskLevel: Type.Optional(RiskLevel),
     expiresAt: Type.Optional(Timestamp),
+    ...TokenSettings,
   },
   { additionalProperties: false, minProperties: 1 },
 );

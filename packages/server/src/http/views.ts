@@ -55,6 +55,9 @@ export const agentView = (a: AgentRecord): Static<typeof S.Agent> => ({
   status: a.status,
   statusReason: a.statusReason,
   expiresAt: iso(a.expiresAt),
+  allowedScopes: [...a.allowedScopes],
+  allowedAudiences: [...a.allowedAudiences],
+  requireDpop: a.requireDpop,
   createdAt: iso(a.createdAt),
   updatedAt: iso(a.updatedAt),
 });

@@ -28,6 +28,9 @@ export interface CreateAgentInput {
   readonly riskLevel?: RiskLevel | undefined;
   /** Epoch ms; defaults to now + the configured agent lifetime. */
   readonly expiresAt?: number | undefined;
+  readonly allowedScopes?: readonly string[] | undefined;
+  readonly allowedAudiences?: readonly string[] | undefined;
+  readonly requireDpop?: boolean | undefined;
 }
 
 const fieldError = (field: string, detail: string) =>
@@ -89,6 +92,9 @@ export async function createAgent(
       status: 'active' as const,
       statusReason: null,
       expiresAt,
+      allowedScopes: input.allowedScopes ?? [],
+      allowedAudiences: input.allowedAudiences ?? [],
+      requireDpop: input.requireDpop ?? false,
       createdAt: now,
       updatedAt: now,
     };
@@ -153,6 +159,9 @@ export interface UpdateAgentInput {
   readonly tags?: Readonly<Record<string, string>> | undefined;
   readonly riskLevel?: RiskLevel | undefined;
   readonly expiresAt?: number | undefined;
+  readonly allowedScopes?: readonly string[] | undefined;
+  readonly allowedAudiences?: readonly string[] | undefined;
+  readonly requireDpop?: boolean | undefined;
 }
 
 const UPDATABLE = [
@@ -164,6 +173,9 @@ const UPDATABLE = [
   'tags',
   'riskLevel',
   'expiresAt',
+  'allowedScopes',
+  'allowedAudiences',
+  'requireDpop',
 ] as const;
 
 /** Changes an agent's descriptive fields (not its status: see `transitionAgent`). */
@@ -203,6 +215,9 @@ export async function updateAgent(
     if (input.environment !== undefined) patch.environment = input.environment;
     if (input.tags !== undefined) patch.tags = input.tags;
     if (input.riskLevel !== undefined) patch.riskLevel = input.riskLevel;
+    if (input.allowedScopes !== undefined) patch.allowedScopes = input.allowedScopes;
+    if (input.allowedAudiences !== undefined) patch.allowedAudiences = input.allowedAudiences;
+    if (input.requireDpop !== undefined) patch.requireDpop = input.requireDpop;
     let after: AgentRecord | null;
     try {
       after = await tx.agents.update(id, patch, deps.clock.now());

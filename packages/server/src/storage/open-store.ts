@@ -27,7 +27,26 @@ export function storeOver(driver: SqlDriver): Store {
   return {
     dialect: driver.dialect,
     ...sqlRepositories(driver.exec, driver.forUpdate),
-    transaction: (fn) => driver.transaction((ex) => fn(sqlRepositories(ex, driver.forUpdate))),
+    transaction: (fn) =>
+      driver.transaction((ex) => {
+        let depth = 0;
+        return fn({
+          ...sqlRepositories(ex, driver.forUpdate),
+          async savepoint(unit) {
+            const name = `sp_${++depth}`;
+            await ex.write(`SAVEPOINT ${name}`);
+            try {
+              const result = await unit();
+              await ex.write(`RELEASE SAVEPOINT ${name}`);
+              return result;
+            } catch (error) {
+              await ex.write(`ROLLBACK TO SAVEPOINT ${name}`);
+              await ex.write(`RELEASE SAVEPOINT ${name}`);
+              throw error;
+            }
+          },
+        });
+      }),
     ping: async () => {
       await driver.exec.all('SELECT 1 AS ok');
     },

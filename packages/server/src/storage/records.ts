@@ -36,6 +36,12 @@ export interface AgentRecord {
   readonly status: AgentStatus;
   readonly statusReason: string | null;
   readonly expiresAt: number;
+  /** Interim token allow-list: scopes this agent may be issued (until the policy engine decides). */
+  readonly allowedScopes: readonly string[];
+  /** Interim token allow-list: audiences (RFC 8707 resources) this agent may be issued tokens for. */
+  readonly allowedAudiences: readonly string[];
+  /** When set, the token endpoint refuses requests without a DPoP proof. */
+  readonly requireDpop: boolean;
   readonly createdAt: number;
   readonly updatedAt: number;
 }
@@ -84,4 +90,62 @@ export interface AuditEventRecord extends AuditEventInput {
 export interface Page<T> {
   readonly items: readonly T[];
   readonly nextCursor: string | null;
+}
+
+export type SigningKeyState = 'next' | 'active' | 'retired';
+
+/** A key the authorization server signs tokens with; the private half is sealed. */
+export interface SigningKeyRecord {
+  readonly kid: string;
+  readonly alg: 'ES256' | 'EdDSA';
+  readonly publicJwk: Readonly<Record<string, unknown>>;
+  /** Sealed with the master key (`secrets/seal.ts`), context `signing-key:<kid>`. */
+  readonly privateKey: string;
+  readonly state: SigningKeyState;
+  readonly createdAt: number;
+  readonly activatedAt: number | null;
+  readonly retiredAt: number | null;
+  /** For retired keys: the JWKS keeps publishing them until every token they signed has expired. */
+  readonly publishUntil: number | null;
+}
+
+/** A public key an agent authenticates with (`private_key_jwt`). */
+export interface AgentKeyRecord {
+  readonly agentId: string;
+  readonly kid: string;
+  readonly alg: string;
+  readonly jwk: Readonly<Record<string, unknown>>;
+  readonly thumbprint: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly revokedAt: number | null;
+}
+
+/** An access token Custos issued, kept until it expires so introspection and revocation work. */
+export interface IssuedTokenRecord {
+  readonly jti: string;
+  readonly agentId: string;
+  /** What the agent authenticated with: `key:<kid>` or `federation:<issuer id>`. */
+  readonly credential: string;
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+  readonly revokedAt: number | null;
+}
+
+export interface FederationRule {
+  /** Every claim must equal the given string for the rule to match. */
+  readonly claims: Readonly<Record<string, string>>;
+  /** The agent the matching token authenticates. */
+  readonly agent: string;
+}
+
+/** An external issuer of workload tokens (Kubernetes, CI, SPIFFE) that agents may authenticate with. */
+export interface FederatedIssuerRecord {
+  readonly id: string;
+  readonly issuer: string;
+  readonly jwks: Readonly<{ keys: readonly Record<string, unknown>[] }> | null;
+  readonly jwksUri: string | null;
+  readonly audiences: readonly string[];
+  readonly rules: readonly FederationRule[];
+  readonly createdAt: number;
 }

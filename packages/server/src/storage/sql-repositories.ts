@@ -9,6 +9,7 @@ import type {
   UserRecord,
 } from './records.js';
 import type { SqlExecutor, SqlValue } from './sql-driver.js';
+import { oauthRepositories } from './sql-oauth-repositories.js';
 import type { PageRequest, Repositories } from './store.js';
 
 /** Collects a WHERE clause and its `$n` parameters. */
@@ -79,6 +80,9 @@ type AgentRow = {
   status: AgentRecord['status'];
   status_reason: string | null;
   expires_at: number;
+  allowed_scopes: string;
+  allowed_audiences: string;
+  require_dpop: number;
   created_at: number;
   updated_at: number;
 };
@@ -95,6 +99,9 @@ const toAgent = (r: AgentRow, tags: Record<string, string>): AgentRecord => ({
   status: r.status,
   statusReason: r.status_reason,
   expiresAt: Number(r.expires_at),
+  allowedScopes: JSON.parse(r.allowed_scopes) as string[],
+  allowedAudiences: JSON.parse(r.allowed_audiences) as string[],
+  requireDpop: Number(r.require_dpop) === 1,
   createdAt: Number(r.created_at),
   updatedAt: Number(r.updated_at),
 });
@@ -154,10 +161,11 @@ const toAudit = (r: AuditRow): AuditEventRecord => ({
 });
 
 const AGENT_COLUMNS =
-  'id, name, owner_id, team, purpose, environment, risk_level, status, status_reason, expires_at, created_at, updated_at';
+  'id, name, owner_id, team, purpose, environment, risk_level, status, status_reason, expires_at, allowed_scopes, allowed_audiences, require_dpop, created_at, updated_at';
 // Agents are read with their owner's email, which every view of an agent shows.
 const SELECT_AGENT = `SELECT a.id, a.name, a.owner_id, u.email AS owner_email, a.team, a.purpose, a.environment,
-  a.risk_level, a.status, a.status_reason, a.expires_at, a.created_at, a.updated_at
+  a.risk_level, a.status, a.status_reason, a.expires_at, a.allowed_scopes, a.allowed_audiences, a.require_dpop,
+  a.created_at, a.updated_at
   FROM agents a JOIN users u ON u.id = a.owner_id`;
 
 /**
@@ -165,6 +173,7 @@ const SELECT_AGENT = `SELECT a.id, a.name, a.owner_id, u.email AS owner_email, a
  * executor they are given (the pool, or one transaction's connection).
  */
 export function sqlRepositories(ex: SqlExecutor, forUpdate: string): Repositories {
+  const oauth = oauthRepositories(ex);
   async function tagsOf(ids: readonly string[]): Promise<Map<string, Record<string, string>>> {
     const byAgent = new Map<string, Record<string, string>>(ids.map((id) => [id, {}]));
     if (ids.length === 0) return byAgent;
@@ -282,7 +291,7 @@ export function sqlRepositories(ex: SqlExecutor, forUpdate: string): Repositorie
     agents: {
       async insert(a) {
         await ex.write(
-          `INSERT INTO agents (${AGENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+          `INSERT INTO agents (${AGENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
           [
             a.id,
             a.name,
@@ -294,6 +303,9 @@ export function sqlRepositories(ex: SqlExecutor, forUpdate: string): Repositorie
             a.status,
             a.statusReason,
             a.expiresAt,
+            JSON.stringify(a.allowedScopes),
+            JSON.stringify(a.allowedAudiences),
+            a.requireDpop ? 1 : 0,
             a.createdAt,
             a.updatedAt,
           ],
@@ -479,5 +491,6 @@ export function sqlRepositories(ex: SqlExecutor, forUpdate: string): Repositorie
         return toPage(rows.map(toAudit), filter.limit, (e) => e.seq);
       },
     },
+    ...oauth,
   };
 }

@@ -1,11 +1,16 @@
 import type {
   AdminTokenRecord,
+  AgentKeyRecord,
   AgentRecord,
   AgentStatus,
   AgentStatusChange,
   AuditEventInput,
   AuditEventRecord,
+  FederatedIssuerRecord,
+  IssuedTokenRecord,
   Page,
+  SigningKeyRecord,
+  SigningKeyState,
   TeamRecord,
   UserRecord,
   UserStatus,
@@ -47,7 +52,17 @@ export interface AuditFilter extends PageRequest {
 export type AgentPatch = Partial<
   Pick<
     AgentRecord,
-    'name' | 'ownerId' | 'team' | 'purpose' | 'environment' | 'tags' | 'riskLevel' | 'expiresAt'
+    | 'name'
+    | 'ownerId'
+    | 'team'
+    | 'purpose'
+    | 'environment'
+    | 'tags'
+    | 'riskLevel'
+    | 'expiresAt'
+    | 'allowedScopes'
+    | 'allowedAudiences'
+    | 'requireDpop'
   >
 >;
 export type UserPatch = Partial<Pick<UserRecord, 'name' | 'managerId' | 'email'>>;
@@ -110,6 +125,57 @@ export interface Repositories {
     append(event: AuditEventInput): Promise<number>;
     list(filter: AuditFilter): Promise<Page<AuditEventRecord>>;
   };
+  readonly signingKeys: {
+    insert(key: SigningKeyRecord): Promise<void>;
+    /** Every key still on record, oldest first. */
+    list(): Promise<readonly SigningKeyRecord[]>;
+    /** Compare-and-set of the state (with the timestamps that go with it); false when `kid` is not in `from`. */
+    setState(
+      kid: string,
+      from: SigningKeyState,
+      to: SigningKeyState,
+      fields: { activatedAt?: number; retiredAt?: number; publishUntil?: number },
+    ): Promise<boolean>;
+    /** Deletes retired keys whose `publishUntil` has passed; returns their kids. */
+    deleteExpired(now: number): Promise<readonly string[]>;
+  };
+  readonly agentKeys: {
+    /** Throws {@link UniqueViolation} when the agent already has a key with this kid. */
+    insert(key: AgentKeyRecord): Promise<void>;
+    get(agentId: string, kid: string): Promise<AgentKeyRecord | null>;
+    list(agentId: string): Promise<readonly AgentKeyRecord[]>;
+    /** Compare-and-set: null when unknown or already revoked. */
+    revoke(agentId: string, kid: string, at: number): Promise<AgentKeyRecord | null>;
+  };
+  readonly issuedTokens: {
+    insert(token: IssuedTokenRecord): Promise<void>;
+    get(jti: string): Promise<IssuedTokenRecord | null>;
+    /** Compare-and-set: false when unknown or already revoked. */
+    revoke(jti: string, at: number): Promise<boolean>;
+    deleteExpired(now: number): Promise<number>;
+  };
+  readonly usedJtis: {
+    /**
+     * Records a single-use identifier. True the first time; false when it was
+     * already used (a replay). Never throws on a duplicate, so it is safe inside
+     * a shared transaction. Holds across processes sharing the database.
+     */
+    claim(scope: string, jti: string, expiresAt: number): Promise<boolean>;
+    deleteExpired(now: number): Promise<number>;
+  };
+  readonly federatedIssuers: {
+    /** Throws {@link UniqueViolation} when the issuer URL is already registered. */
+    insert(issuer: FederatedIssuerRecord): Promise<void>;
+    list(): Promise<readonly FederatedIssuerRecord[]>;
+    getByIssuer(issuer: string): Promise<FederatedIssuerRecord | null>;
+    delete(id: string): Promise<boolean>;
+  };
+}
+
+/** The repositories inside a transaction, plus savepoints to isolate one unit of work. */
+export interface TxRepositories extends Repositories {
+  /** Runs `fn` in a savepoint: when it throws, only its own writes are undone and the transaction goes on. */
+  savepoint<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 export interface MigrationStatus {
@@ -120,7 +186,7 @@ export interface MigrationStatus {
 export interface Store extends Repositories {
   readonly dialect: 'sqlite' | 'postgres';
   /** Runs `fn` in one transaction; commits when it resolves, rolls back when it throws. */
-  transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: TxRepositories) => Promise<T>): Promise<T>;
   /** Throws when the database cannot be reached. */
   ping(): Promise<void>;
   migrationStatus(): Promise<MigrationStatus>;

@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { loadConfig } from '../../config/index.js';
-import { startServer, VERSION } from '../../http/index.js';
-import { migrateDatabase } from '../../storage/index.js';
+
+// The server stack (HTTP framework, database drivers) is imported only by the
+// commands that run it, so client commands start fast.
 
 /** Flags shared by the server-side commands; they override file and environment. */
 function withServerOptions(command: Command): Command {
@@ -23,6 +24,7 @@ export function serveCommand(): Command {
   return withServerOptions(new Command('serve').description('run the Custos server')).action(
     async (flags: Record<string, unknown>) => {
       const config = loadConfig({ flags });
+      const { startServer, VERSION } = await import('../../http/index.js');
       const server = await startServer(config);
       const lines = [
         `Custos ${VERSION} is listening on ${server.url}`,
@@ -71,6 +73,7 @@ export function migrateCommand(): Command {
     new Command('migrate').description('apply pending database migrations (the server also does at start)'),
   ).action(async (flags: Record<string, unknown>) => {
     const config = loadConfig({ flags });
+    const { migrateDatabase } = await import('../../storage/index.js');
     const { from, to } = await migrateDatabase(config.databaseUrl, Date.now());
     process.stdout.write(
       from === to ? `database is current (version ${to})\n` : `migrated from version ${from} to ${to}\n`,

@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { generateAdminToken } from '../../identity/index.js';
 import { contextOf, enc } from '../context.js';
 import { printPage, printRecord } from '../output.js';
 import { parseExpiry, positiveInt, queryString } from '../parse.js';
@@ -56,7 +55,9 @@ export function tokenCommand(): Command {
   token
     .command('generate')
     .description('print a fresh, unregistered token (e.g. for CUSTOS_BOOTSTRAP_TOKEN); works offline')
-    .action(() => {
+    .action(async () => {
+      // imported here: the identity module pulls in storage, which client commands do not need
+      const { generateAdminToken } = await import('../../identity/index.js');
       process.stdout.write(`${generateAdminToken()}\n`);
     });
   return token;

@@ -1,0 +1,60 @@
+-- Agent authentication: the authorization server's signing keys, agents' public keys,
+-- token settings per agent, issued tokens (for introspection and revocation),
+-- single-use identifiers (assertion and DPoP proof jti), and trusted workload issuers.
+
+CREATE TABLE signing_keys (
+  kid           TEXT PRIMARY KEY,
+  alg           TEXT NOT NULL,
+  public_jwk    TEXT NOT NULL,                 -- JSON, public members only
+  private_key   TEXT NOT NULL,                 -- sealed with the master key (AES-256-GCM)
+  state         TEXT NOT NULL CHECK (state IN ('next', 'active', 'retired')),
+  created_at    BIGINT NOT NULL,
+  activated_at  BIGINT,
+  retired_at    BIGINT,
+  publish_until BIGINT                        -- retired keys stay in the JWKS until then
+);
+
+CREATE TABLE agent_keys (
+  agent_id    TEXT NOT NULL REFERENCES agents (id),
+  kid         TEXT NOT NULL,
+  alg         TEXT NOT NULL,
+  jwk         TEXT NOT NULL,                   -- JSON, public members only
+  thumbprint  TEXT NOT NULL,                   -- RFC 7638, SHA-256
+  created_at  BIGINT NOT NULL,
+  expires_at  BIGINT NOT NULL,
+  revoked_at  BIGINT,
+  PRIMARY KEY (agent_id, kid)
+);
+
+ALTER TABLE agents ADD COLUMN allowed_scopes TEXT NOT NULL DEFAULT '[]';     -- JSON array
+ALTER TABLE agents ADD COLUMN allowed_audiences TEXT NOT NULL DEFAULT '[]';  -- JSON array
+ALTER TABLE agents ADD COLUMN require_dpop INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE issued_tokens (
+  jti          TEXT PRIMARY KEY,
+  agent_id     TEXT NOT NULL,
+  credential   TEXT NOT NULL,                  -- `key:<kid>` or `federation:<issuer id>`
+  issued_at    BIGINT NOT NULL,
+  expires_at   BIGINT NOT NULL,
+  revoked_at   BIGINT
+);
+CREATE INDEX issued_tokens_agent ON issued_tokens (agent_id, expires_at);
+CREATE INDEX issued_tokens_expiry ON issued_tokens (expires_at);
+
+CREATE TABLE used_jtis (
+  scope       TEXT NOT NULL,                   -- e.g. `assertion:<agent id>`, `dpop:<jkt>`
+  jti         TEXT NOT NULL,
+  expires_at  BIGINT NOT NULL,
+  PRIMARY KEY (scope, jti)
+);
+CREATE INDEX used_jtis_expiry ON used_jtis (expires_at);
+
+CREATE TABLE federated_issuers (
+  id          TEXT PRIMARY KEY,
+  issuer      TEXT NOT NULL UNIQUE,
+  jwks        TEXT,                            -- inline JWKS JSON, or null when jwks_uri is set
+  jwks_uri    TEXT,
+  audiences   TEXT NOT NULL,                   -- JSON array
+  rules       TEXT NOT NULL,                   -- JSON array of { claims: {…}, agent: <agent id> }
+  created_at  BIGINT NOT NULL
+);

@@ -1,0 +1,2 @@
+export type { MasterKey } from './seal.js';
+export { masterKeyFrom, seal, unseal } from './seal.js';
