@@ -58,3 +58,11 @@ CREATE TABLE federated_issuers (
   rules       TEXT NOT NULL,                   -- JSON array of { claims: {…}, agent: <agent id> }
   created_at  BIGINT NOT NULL
 );
+
+-- Status changes get a time-ordered id, so two changes in the same millisecond keep their order.
+ALTER TABLE agent_status_changes ADD COLUMN id TEXT;
+
+-- Admin tokens gain the `resource_server` role (introspection only).
+ALTER TABLE admin_tokens DROP CONSTRAINT admin_tokens_role_check;
+ALTER TABLE admin_tokens ADD CONSTRAINT admin_tokens_role_check
+  CHECK (role IN ('admin', 'auditor', 'owner', 'resource_server'));

@@ -58,3 +58,24 @@ CREATE TABLE federated_issuers (
   rules       TEXT NOT NULL,                   -- JSON array of { claims: {…}, agent: <agent id> }
   created_at  INTEGER NOT NULL
 );
+
+-- Status changes get a time-ordered id, so two changes in the same millisecond keep their order.
+ALTER TABLE agent_status_changes ADD COLUMN id TEXT;
+
+-- Admin tokens gain the `resource_server` role (introspection only). SQLite cannot
+-- alter a CHECK constraint, so the table is rebuilt.
+CREATE TABLE admin_tokens_new (
+  id           TEXT PRIMARY KEY,
+  name         TEXT NOT NULL,
+  token_hash   TEXT NOT NULL UNIQUE,
+  role         TEXT NOT NULL CHECK (role IN ('admin', 'auditor', 'owner', 'resource_server')),
+  user_id      TEXT REFERENCES users (id),
+  created_by   TEXT NOT NULL,
+  created_at   INTEGER NOT NULL,
+  expires_at   INTEGER NOT NULL,
+  revoked_at   INTEGER,
+  last_used_at INTEGER
+);
+INSERT INTO admin_tokens_new SELECT * FROM admin_tokens;
+DROP TABLE admin_tokens;
+ALTER TABLE admin_tokens_new RENAME TO admin_tokens;

@@ -1,11 +1,16 @@
 import { type Clock, newId } from '../core/index.js';
 import type { Repositories } from '../storage/index.js';
 
-/** Who did something: an admin token (with its role and human, if any) or Custos itself. */
+/**
+ * Who did something: an admin token (with its role and human, if any), an
+ * agent (token requests, calls), a caller that could not be identified, or
+ * Custos itself.
+ */
 export interface Actor {
-  readonly type: 'admin_token' | 'system';
+  readonly type: 'admin_token' | 'agent' | 'anonymous' | 'system';
   readonly id: string;
-  readonly role: 'admin' | 'auditor' | 'owner';
+  /** Admin-token roles grant admin API rights; `agent` and `none` grant none. */
+  readonly role: 'admin' | 'auditor' | 'owner' | 'resource_server' | 'agent' | 'none';
   /** The human behind the token, when there is one (always for `owner` tokens). */
   readonly userId: string | null;
   readonly requestId: string | null;

@@ -28,6 +28,20 @@ export interface Config {
   readonly agentDefaultTtlDays: number;
   /** Lifetime of an admin token created without `expiresAt`, in days. Default 90. Env `CUSTOS_ADMIN_TOKEN_TTL_DAYS`. */
   readonly adminTokenTtlDays: number;
+  /** Access token lifetime in seconds; 60..3600. Default 300. Env `CUSTOS_ACCESS_TOKEN_TTL`. */
+  readonly accessTokenTtl: number;
+  /** Clock leeway for time claims of inbound JWTs, in seconds; 0..300. Default 30. Env `CUSTOS_CLOCK_LEEWAY`. */
+  readonly clockLeeway: number;
+  /** Longest accepted client-assertion lifetime (`exp` − `iat`), in seconds. Default 300. Env `CUSTOS_ASSERTION_MAX_LIFETIME`. */
+  readonly assertionMaxLifetime: number;
+  /** Signing algorithm of new keys: `ES256` (default) or `EdDSA`. Env `CUSTOS_SIGNING_ALG`. */
+  readonly signingAlg: 'ES256' | 'EdDSA';
+  /** Rotate the signing key automatically after this many days; 0 turns it off. Default 30. Env `CUSTOS_KEY_ROTATION_DAYS`. */
+  readonly keyRotationDays: number;
+  /** Require a server-provided DPoP nonce (RFC 9449 §8). Default false. Env `CUSTOS_DPOP_NONCE`. */
+  readonly dpopNonce: boolean;
+  /** Accepted age of a DPoP proof (`iat`), in seconds. Default 60. Env `CUSTOS_DPOP_MAX_AGE`. */
+  readonly dpopMaxAge: number;
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -69,12 +83,19 @@ const databaseUrl: Parser = (raw, key) => {
   const value = text(raw, key) as string;
   if (value.startsWith('sqlite:') && value.length > 'sqlite:'.length) return value;
   if (/^postgres(ql)?:\/\//.test(value)) {
+    let url: URL;
     try {
-      new URL(value);
-      return value;
+      url = new URL(value);
     } catch {
       throw new ConfigError(`\`${key}\` is not a valid PostgreSQL URL`);
     }
+    const schema = url.searchParams.get('schema');
+    if (schema !== null && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+      throw new ConfigError(
+        `\`${key}\` has an invalid schema \`${schema}\`: use lowercase letters, digits and underscores`,
+      );
+    }
+    return value;
   }
   throw new ConfigError(`\`${key}\` must be \`sqlite:<path>\` or \`postgres://…\``);
 };
@@ -89,8 +110,26 @@ const httpUrl: Parser = (raw, key) => {
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
     throw new ConfigError(`\`${key}\` must be an http(s) URL`);
-  if (url.search || url.hash) throw new ConfigError(`\`${key}\` must not have a query or fragment`);
+  // a bare `?` or `#` leaves `search`/`hash` empty but would still end up in the issuer string
+  if (url.search || url.hash || /[?#]/.test(value))
+    throw new ConfigError(`\`${key}\` must not have a query or fragment`);
   return value.replace(/\/+$/, '');
+};
+
+const oneOf =
+  (values: readonly string[]): Parser =>
+  (raw, key) => {
+    if (typeof raw !== 'string' || !values.includes(raw)) {
+      throw new ConfigError(`\`${key}\` must be one of ${values.join(', ')}`);
+    }
+    return raw;
+  };
+
+const boolean: Parser = (raw, key) => {
+  if (typeof raw === 'boolean') return raw;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(`\`${key}\` must be true or false`);
 };
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -114,4 +153,11 @@ export const KEYS: Readonly<Record<keyof Config, KeySpec>> = {
   bodyLimit: { env: 'CUSTOS_BODY_LIMIT', inFile: true, parse: integer(1024, 64 * 1024 * 1024) },
   agentDefaultTtlDays: { env: 'CUSTOS_AGENT_DEFAULT_TTL_DAYS', inFile: true, parse: integer(1, 3650) },
   adminTokenTtlDays: { env: 'CUSTOS_ADMIN_TOKEN_TTL_DAYS', inFile: true, parse: integer(1, 3650) },
+  accessTokenTtl: { env: 'CUSTOS_ACCESS_TOKEN_TTL', inFile: true, parse: integer(60, 3600) },
+  clockLeeway: { env: 'CUSTOS_CLOCK_LEEWAY', inFile: true, parse: integer(0, 300) },
+  assertionMaxLifetime: { env: 'CUSTOS_ASSERTION_MAX_LIFETIME', inFile: true, parse: integer(10, 3600) },
+  signingAlg: { env: 'CUSTOS_SIGNING_ALG', inFile: true, parse: oneOf(['ES256', 'EdDSA']) },
+  keyRotationDays: { env: 'CUSTOS_KEY_ROTATION_DAYS', inFile: true, parse: integer(0, 3650) },
+  dpopNonce: { env: 'CUSTOS_DPOP_NONCE', inFile: true, parse: boolean },
+  dpopMaxAge: { env: 'CUSTOS_DPOP_MAX_AGE', inFile: true, parse: integer(5, 600) },
 };

@@ -22,7 +22,7 @@ function readFileLayer(path: string, explicit: boolean): Record<string, unknown>
     parsed = parseYaml(readFileSync(path, 'utf8'));
   } catch (error) {
     throw new ConfigError(
-      `config file \`${path}\` is not valid YAML: ${(error as Error).message.split('\n')[0]}`,
+      `config file \`${path}\` is not valid YAML: ${(error as Error).message.split('\n')[0]?.replace(/:$/, '')}`,
     );
   }
   if (parsed === null || parsed === undefined) return {};
@@ -30,7 +30,8 @@ function readFileLayer(path: string, explicit: boolean): Record<string, unknown>
     throw new ConfigError(`config file \`${path}\` must be a mapping of keys to values`);
   }
   for (const key of Object.keys(parsed)) {
-    const spec = KEYS[key as keyof Config];
+    // own keys only: `toString` or `__proto__` in the file must not find Object.prototype members
+    const spec = Object.hasOwn(KEYS, key) ? KEYS[key as keyof Config] : undefined;
     if (!spec) throw new ConfigError(`unknown key \`${key}\` in \`${path}\``);
     if (!spec.inFile)
       throw new ConfigError(`\`${key}\` is a secret: set it with ${spec.env}, not in \`${path}\``);
@@ -88,6 +89,13 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     bodyLimit: (raw.bodyLimit as number | undefined) ?? 64 * 1024,
     agentDefaultTtlDays: (raw.agentDefaultTtlDays as number | undefined) ?? 90,
     adminTokenTtlDays: (raw.adminTokenTtlDays as number | undefined) ?? 90,
+    accessTokenTtl: (raw.accessTokenTtl as number | undefined) ?? 300,
+    clockLeeway: (raw.clockLeeway as number | undefined) ?? 30,
+    assertionMaxLifetime: (raw.assertionMaxLifetime as number | undefined) ?? 300,
+    signingAlg: (raw.signingAlg as Config['signingAlg'] | undefined) ?? 'ES256',
+    keyRotationDays: (raw.keyRotationDays as number | undefined) ?? 30,
+    dpopNonce: (raw.dpopNonce as boolean | undefined) ?? false,
+    dpopMaxAge: (raw.dpopMaxAge as number | undefined) ?? 60,
   });
 }
 

@@ -1,7 +1,7 @@
 import { monotonicFactory } from 'ulid';
 
 /** Prefixes of Custos identifiers; the prefix tells a reader what an id names. */
-export type IdPrefix = 'agt' | 'usr' | 'tok' | 'evt';
+export type IdPrefix = 'agt' | 'usr' | 'tok' | 'evt' | 'fed';
 
 const nextUlid = monotonicFactory();
 

@@ -16,5 +16,9 @@ export async function authenticateRequest(deps: AppDeps, request: FastifyRequest
   const match = /^Bearer[ ]+([^ ]+)[ ]*$/i.exec(header);
   if (!match?.[1])
     throw new CustosError('unauthenticated', 'the `Authorization` header must use the Bearer scheme');
-  return authenticateAdminToken(deps, match[1], request.id);
+  const actor = await authenticateAdminToken(deps, match[1], request.id);
+  if (actor.role === 'resource_server') {
+    throw new CustosError('forbidden', 'resource_server tokens may only call token introspection');
+  }
+  return actor;
 }

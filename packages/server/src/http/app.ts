@@ -3,6 +3,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Actor } from '../audit/index.js';
 import { CustosError } from '../core/index.js';
+import { OAuthError, registerOAuthRoutes, sendOAuthError } from '../oauth/index.js';
 import { authenticateRequest } from './admin-auth.js';
 import type { AppDeps } from './deps.js';
 import type { Metrics } from './metrics.js';
@@ -12,6 +13,8 @@ import type { RouteAccess, RouteDef } from './route.js';
 import { adminTokenRoutes } from './routes/admin-tokens.js';
 import { agentRoutes } from './routes/agents.js';
 import { auditRoutes } from './routes/audit-events.js';
+import { credentialRoutes } from './routes/credentials.js';
+import { federationRoutes } from './routes/federation.js';
 import { teamRoutes } from './routes/teams.js';
 import { userRoutes } from './routes/users.js';
 import { compileValidator } from './validation.js';
@@ -22,6 +25,8 @@ export const API_ROUTES: readonly RouteDef[] = [
   ...teamRoutes,
   ...agentRoutes,
   ...adminTokenRoutes,
+  ...credentialRoutes,
+  ...federationRoutes,
   ...auditRoutes,
 ];
 
@@ -57,6 +62,14 @@ export function buildApp(deps: AppDeps, options: AppOptions): FastifyInstance {
     onConstructorPoisoning: 'error',
   });
   app.setValidatorCompiler(({ schema, httpPart }) => compileValidator(schema, httpPart));
+  // OAuth endpoints take forms (RFC 6749 §3.2); kept as text so repeated parameters stay visible.
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string' },
+    (_request, body, done) => {
+      done(null, body);
+    },
+  );
   app.decorateRequest('actor', null);
 
   app.addHook('onRequest', async (request, reply) => {
@@ -75,6 +88,11 @@ export function buildApp(deps: AppDeps, options: AppOptions): FastifyInstance {
 
   app.setErrorHandler(async (error, request, reply) => {
     const { body, internal } = toProblem(error, request.id);
+    if (request.routeOptions.config.oauth) {
+      if (internal) request.log.error({ err: error }, 'oauth request failed');
+      const code = internal ? 'server_error' : 'invalid_request';
+      return sendOAuthError(reply, new OAuthError(code, internal ? 'internal error' : body.detail));
+    }
     if (internal) request.log.error({ err: error }, 'request failed');
     else request.log.info({ problem: body.type, detail: body.detail }, 'request refused');
     if (body.status === 401) reply.header('www-authenticate', 'Bearer realm="custos"');
@@ -92,6 +110,16 @@ export function buildApp(deps: AppDeps, options: AppOptions): FastifyInstance {
       method: route.method,
       url: toFastifyPath(route.path),
       config: { access: route.access },
+      preValidation: async (request) => {
+        if (!route.body) return;
+        if (request.body === undefined && route.bodyOptional) request.body = {};
+        else if (
+          request.body !== undefined &&
+          !/^application\/json\b/i.test(request.headers['content-type'] ?? '')
+        ) {
+          throw new CustosError('unsupported_media_type', 'request body must be `application/json`');
+        }
+      },
       schema: {
         ...(route.body ? { body: route.body } : {}),
         ...(route.query ? { querystring: route.query } : {}),
@@ -114,6 +142,8 @@ export function buildApp(deps: AppDeps, options: AppOptions): FastifyInstance {
       },
     });
   }
+
+  registerOAuthRoutes(app, { ...deps, ...deps.oauth }, deps.config.dpopNonce);
 
   const openapi = buildOpenApi(API_ROUTES, deps.config.issuer, options.version);
   app.get('/api/v1/openapi.json', async () => openapi);

@@ -1,7 +1,9 @@
 import type { Config } from '../config/index.js';
 import type { IdentityDeps } from '../identity/index.js';
+import type { OAuthDeps } from '../oauth/index.js';
 
 /** Everything route handlers may use. */
 export interface AppDeps extends IdentityDeps {
   readonly config: Config;
+  readonly oauth: OAuthDeps;
 }

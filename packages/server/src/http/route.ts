@@ -34,6 +34,8 @@ export interface RouteDef<
   readonly access: RouteAccess;
   readonly status?: number;
   readonly body?: B;
+  /** A request without a body is treated as `{}` (for bodies whose fields are all optional). */
+  readonly bodyOptional?: boolean;
   readonly query?: Q;
   readonly params?: P;
   readonly response?: TSchema;

@@ -213,7 +213,12 @@ export const StatusChange = Type.Object({
 
 // ---- admin tokens
 
-export const AdminRole = Type.Union([Type.Literal('admin'), Type.Literal('auditor'), Type.Literal('owner')]);
+export const AdminRole = Type.Union([
+  Type.Literal('admin'),
+  Type.Literal('auditor'),
+  Type.Literal('owner'),
+  Type.Literal('resource_server'),
+]);
 export const AdminToken = Type.Object({
   id: Id('tok'),
   name: Type.String(),
@@ -275,3 +280,80 @@ export const Problem = Type.Object(
 );
 
 export type { Static };
+
+// ---- credentials
+
+const JwkObject = Type.Record(Type.String({ maxLength: 20 }), Type.Unknown(), {
+  maxProperties: 20,
+  description: 'a public JWK (RFC 7517)',
+});
+export const AgentKey = Type.Object({
+  kid: Type.String(),
+  alg: Type.String(),
+  thumbprint: Type.String({ description: 'RFC 7638 SHA-256 thumbprint' }),
+  jwk: JwkObject,
+  createdAt: Timestamp,
+  expiresAt: Timestamp,
+  revokedAt: Type.Union([Timestamp, Type.Null()]),
+  status: Type.Union([Type.Literal('active'), Type.Literal('revoked'), Type.Literal('expired')]),
+});
+export const AddAgentKey = Type.Object(
+  { jwk: JwkObject, expiresAt: Type.Optional(Timestamp) },
+  { additionalProperties: false },
+);
+export const AgentKeyParams = Type.Object(
+  { id: Id('agt'), kid: Type.String({ minLength: 1, maxLength: 200 }) },
+  { additionalProperties: false },
+);
+export const SigningKey = Type.Object({
+  kid: Type.String(),
+  alg: Type.String(),
+  state: Type.Union([Type.Literal('next'), Type.Literal('active'), Type.Literal('retired')]),
+  createdAt: Timestamp,
+  activatedAt: Type.Union([Timestamp, Type.Null()]),
+  retiredAt: Type.Union([Timestamp, Type.Null()]),
+  publishUntil: Type.Union([Timestamp, Type.Null()]),
+});
+
+// ---- workload identity federation
+
+const HttpUrl = Type.String({ maxLength: 2000, pattern: '^https?://[^\\s#]+$' });
+export const FederationRule = Type.Object(
+  {
+    claims: Type.Record(Type.String({ minLength: 1, maxLength: 100 }), Type.String({ maxLength: 1000 }), {
+      minProperties: 1,
+      maxProperties: 20,
+      description: 'every claim must equal the value',
+    }),
+    agent: Id('agt'),
+  },
+  { additionalProperties: false },
+);
+export const FederatedIssuer = Type.Object({
+  id: Id('fed'),
+  issuer: Type.String(),
+  jwksUri: Type.Union([Type.String(), Type.Null()]),
+  jwks: Type.Union([Type.Object({ keys: Type.Array(JwkObject) }), Type.Null()]),
+  audiences: Type.Array(Type.String()),
+  rules: Type.Array(FederationRule),
+  createdAt: Timestamp,
+});
+export const AddFederatedIssuer = Type.Object(
+  {
+    issuer: HttpUrl,
+    jwks: Type.Optional(
+      Type.Object(
+        { keys: Type.Array(JwkObject, { minItems: 1, maxItems: 50 }) },
+        { additionalProperties: false },
+      ),
+    ),
+    jwksUri: Type.Optional(HttpUrl),
+    audiences: Type.Array(Type.String({ minLength: 1, maxLength: 2000 }), {
+      minItems: 1,
+      maxItems: 20,
+      uniqueItems: true,
+    }),
+    rules: Type.Array(FederationRule, { minItems: 1, maxItems: 100 }),
+  },
+  { additionalProperties: false },
+);

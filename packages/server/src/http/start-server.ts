@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -5,11 +6,18 @@ import { type Logger, pino } from 'pino';
 import { type Config, insecureSettings, loadMasterKey } from '../config/index.js';
 import { type Clock, systemClock } from '../core/index.js';
 import { ensureBootstrapToken } from '../identity/index.js';
-import { openStore, type Store } from '../storage/index.js';
+import { ClientAuthenticator, DpopNonces, KeyRing, type OAuthDeps } from '../oauth/index.js';
+import { masterKeyFrom } from '../secrets/index.js';
+import { createGroupCommitter, openStore, type Store } from '../storage/index.js';
 import { buildApp } from './app.js';
 import { createMetrics } from './metrics.js';
 
 const DAY_MS = 86_400_000;
+
+/** A purpose-specific key derived from the master key, so one key never serves two uses. */
+function hmacKey(master: Buffer, purpose: string): Buffer {
+  return createHmac('sha256', master).update(`custos:${purpose}`).digest();
+}
 
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -55,6 +63,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const masterKey = loadMasterKey(config);
+  const master = masterKeyFrom(masterKey.key);
   if (masterKey.created)
     logger.info({ path: config.masterKeyFile }, 'generated a new master key file (mode 0600)');
 
@@ -64,20 +73,69 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     observe: metrics.observeStore,
     nowMs: clock.now(),
   });
-  const deps = {
-    store,
-    clock,
-    config,
-    settings: {
-      agentDefaultTtlMs: config.agentDefaultTtlDays * DAY_MS,
-      adminTokenDefaultTtlMs: config.adminTokenTtlDays * DAY_MS,
-    },
-  };
+  const timers: NodeJS.Timeout[] = [];
   let app: FastifyInstance | undefined;
   try {
-    const bootstrap = await ensureBootstrapToken(deps, config.bootstrapToken);
+    const keys = new KeyRing(
+      { store, clock, master },
+      {
+        alg: config.signingAlg,
+        // a retired key stays published until the longest-lived token it signed has expired
+        retiredPublishMs: (3600 + config.clockLeeway) * 1000,
+        rotationPeriodMs: config.keyRotationDays * DAY_MS,
+        refreshMs: 5_000,
+      },
+    );
+    await keys.initialize();
+    const oauth: OAuthDeps = {
+      store,
+      clock,
+      issuer: config.issuer,
+      keys,
+      clients: new ClientAuthenticator(
+        { store, clock },
+        {
+          issuer: config.issuer,
+          leewaySeconds: config.clockLeeway,
+          maxLifetimeSeconds: config.assertionMaxLifetime,
+        },
+      ),
+      committer: createGroupCommitter(store),
+      dpop: {
+        maxAgeSeconds: config.dpopMaxAge,
+        leewaySeconds: config.clockLeeway,
+        nonces: config.dpopNonce ? new DpopNonces(hmacKey(master.key, 'dpop-nonce')) : null,
+      },
+      accessTokenTtlSeconds: config.accessTokenTtl,
+    };
+    const deps = {
+      store,
+      clock,
+      config,
+      oauth,
+      settings: {
+        agentDefaultTtlMs: config.agentDefaultTtlDays * DAY_MS,
+        adminTokenDefaultTtlMs: config.adminTokenTtlDays * DAY_MS,
+      },
+    };
+    timers.push(
+      setInterval(() => {
+        keys
+          .rotateIfDue()
+          .catch((error: unknown) => logger.error({ err: error }, 'scheduled key rotation failed'));
+      }, 60_000).unref(),
+      setInterval(() => {
+        const now = clock.now();
+        Promise.all([store.usedJtis.deleteExpired(now), store.issuedTokens.deleteExpired(now)]).catch(
+          (error: unknown) => logger.error({ err: error }, 'pruning expired token records failed'),
+        );
+      }, 300_000).unref(),
+    );
     app = buildApp(deps, { logger, metrics, version: VERSION });
     await app.listen({ host: config.host, port: config.port });
+    // Only once listening: a first admin token created by a start that then fails
+    // (port taken) would be stored but never shown, locking the admin out.
+    const bootstrap = await ensureBootstrapToken(deps, config.bootstrapToken);
     const address = app.server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const running = app;
@@ -87,11 +145,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       store,
       bootstrap,
       close: async () => {
+        for (const timer of timers) clearInterval(timer);
         await running.close();
+        await oauth.committer.drain();
         await store.close();
       },
     };
   } catch (error) {
+    for (const timer of timers) clearInterval(timer);
     await app?.close();
     await store.close();
     throw error;

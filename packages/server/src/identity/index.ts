@@ -10,6 +10,14 @@ export {
   listAdminTokens,
   revokeAdminToken,
 } from './admin-tokens.js';
+export type { AddAgentKeyInput } from './agent-keys.js';
+export {
+  addAgentKey,
+  DEFAULT_AGENT_KEY_TTL_MS,
+  listAgentKeys,
+  revokeAgentKey,
+  validatePublicJwk,
+} from './agent-keys.js';
 export type { AgentTransition } from './agent-lifecycle.js';
 export { agentStatusHistory, TRANSITIONS, transitionAgent } from './agent-lifecycle.js';
 export type { CreateAgentInput, UpdateAgentInput } from './agents.js';

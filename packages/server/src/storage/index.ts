@@ -1,15 +1,23 @@
+export type { GroupCommitter, Unit } from './group-commit.js';
+export { createGroupCommitter } from './group-commit.js';
 export type { DatabaseUrl, OpenStoreOptions } from './open-store.js';
 export { migrateDatabase, openStore } from './open-store.js';
 export type {
   AdminRole,
   AdminTokenRecord,
+  AgentKeyRecord,
   AgentRecord,
   AgentStatus,
   AgentStatusChange,
   AuditEventInput,
   AuditEventRecord,
+  FederatedIssuerRecord,
+  FederationRule,
+  IssuedTokenRecord,
   Page,
   RiskLevel,
+  SigningKeyRecord,
+  SigningKeyState,
   TeamRecord,
   UserRecord,
   UserStatus,
@@ -23,6 +31,7 @@ export type {
   PageRequest,
   Repositories,
   Store,
+  TxRepositories,
   UserFilter,
   UserPatch,
 } from './store.js';

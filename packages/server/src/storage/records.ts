@@ -3,7 +3,8 @@
 export type UserStatus = 'active' | 'deactivated';
 export type AgentStatus = 'active' | 'suspended' | 'decommissioned';
 export type RiskLevel = 'low' | 'medium' | 'high' | 'critical';
-export type AdminRole = 'admin' | 'auditor' | 'owner';
+/** `resource_server` tokens may only call token introspection. */
+export type AdminRole = 'admin' | 'auditor' | 'owner' | 'resource_server';
 
 export interface UserRecord {
   readonly id: string;

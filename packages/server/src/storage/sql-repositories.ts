@@ -1,4 +1,4 @@
-import { CustosError } from '../core/index.js';
+import { CustosError, newId } from '../core/index.js';
 import { decodeCursor, likePattern, toPage } from './pagination.js';
 import type {
   AdminTokenRecord,
@@ -213,8 +213,8 @@ export function sqlRepositories(ex: SqlExecutor, forUpdate: string): Repositorie
     return (await withTags(rows))[0] ?? null;
   }
 
-  async function getUser(id: string): Promise<UserRecord | null> {
-    const rows = await ex.all<UserRow>('SELECT * FROM users WHERE id = $1', [id]);
+  async function getUser(id: string, lock = false): Promise<UserRecord | null> {
+    const rows = await ex.all<UserRow>(`SELECT * FROM users WHERE id = $1${lock ? forUpdate : ''}`, [id]);
     return rows[0] ? toUser(rows[0]) : null;
   }
 
@@ -226,7 +226,7 @@ export function sqlRepositories(ex: SqlExecutor, forUpdate: string): Repositorie
           [u.id, u.email, u.name, u.status, u.managerId, u.createdAt, u.updatedAt],
         );
       },
-      get: getUser,
+      get: (id) => getUser(id),
       async getByEmail(email) {
         const rows = await ex.all<UserRow>('SELECT * FROM users WHERE email = $1', [email.toLowerCase()]);
         return rows[0] ? toUser(rows[0]) : null;
@@ -247,14 +247,14 @@ export function sqlRepositories(ex: SqlExecutor, forUpdate: string): Repositorie
         return toPage(rows.map(toUser), filter.limit, (u) => u.id);
       },
       async update(id, patch, at) {
-        const current = await getUser(id);
+        const current = await getUser(id, true);
         if (!current) return null;
-        const next = { ...current, ...patch, updatedAt: at };
+        const next = { ...current, ...patch };
         await ex.write(
           'UPDATE users SET email = $1, name = $2, manager_id = $3, updated_at = $4 WHERE id = $5',
           [next.email, next.name, next.managerId, at, id],
         );
-        return next;
+        return getUser(id);
       },
       async setStatus(id, from, to, at) {
         const { rows } = await ex.write<UserRow>(
@@ -376,8 +376,8 @@ export function sqlRepositories(ex: SqlExecutor, forUpdate: string): Repositorie
       },
       async addStatusChange(c) {
         await ex.write(
-          'INSERT INTO agent_status_changes (agent_id, at, from_status, to_status, reason, actor) VALUES ($1, $2, $3, $4, $5, $6)',
-          [c.agentId, c.at, c.fromStatus, c.toStatus, c.reason, c.actor],
+          'INSERT INTO agent_status_changes (id, agent_id, at, from_status, to_status, reason, actor) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+          [newId('evt', c.at), c.agentId, c.at, c.fromStatus, c.toStatus, c.reason, c.actor],
         );
       },
       async statusHistory(id) {
@@ -388,7 +388,7 @@ export function sqlRepositories(ex: SqlExecutor, forUpdate: string): Repositorie
           to_status: AgentStatusChange['toStatus'];
           reason: string;
           actor: string;
-        }>('SELECT * FROM agent_status_changes WHERE agent_id = $1 ORDER BY at, to_status', [id]);
+        }>('SELECT * FROM agent_status_changes WHERE agent_id = $1 ORDER BY at, id', [id]);
         return rows.map((r) => ({
           agentId: r.agent_id,
           at: Number(r.at),

@@ -1,10 +1,24 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Config, loadConfig } from '../../src/config/index.js';
 import { type RunningServer, startServer } from '../../src/http/index.js';
 import { generateAdminToken } from '../../src/identity/index.js';
 import { createTestDatabase, type Dialect } from './databases.js';
+
+/** A TCP port that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 export interface TestServer {
   readonly url: string;
@@ -37,8 +51,9 @@ export async function startTestServer(
     flags: { dataDir, databaseUrl: db.url, logLevel: 'silent' },
     cwd: dataDir,
   });
-  // port 0 (any free port) is for tests only; configuration insists on a real port
-  const config: Config = Object.freeze({ ...loaded, port: 0, ...overrides });
+  // The issuer must be the real base URL (OAuth clients check it), so pick a free port first.
+  const port = await freePort();
+  const config: Config = Object.freeze({ ...loaded, port, issuer: `http://127.0.0.1:${port}`, ...overrides });
   const server = await startServer(config);
   const url = server.url;
   return {

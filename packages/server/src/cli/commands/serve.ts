@@ -1,3 +1,5 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { Command } from 'commander';
 import { loadConfig } from '../../config/index.js';
 
@@ -73,6 +75,9 @@ export function migrateCommand(): Command {
     new Command('migrate').description('apply pending database migrations (the server also does at start)'),
   ).action(async (flags: Record<string, unknown>) => {
     const config = loadConfig({ flags });
+    if (config.databaseUrl.startsWith('sqlite:')) {
+      mkdirSync(dirname(config.databaseUrl.slice('sqlite:'.length)), { recursive: true, mode: 0o700 });
+    }
     const { migrateDatabase } = await import('../../storage/index.js');
     const { from, to } = await migrateDatabase(config.databaseUrl, Date.now());
     process.stdout.write(

@@ -1,4 +1,4 @@
-import { requireAdmin } from '../../identity/index.js';
+import { CustosError } from '../../core/index.js';
 import { defineRoute } from '../route.js';
 import * as S from '../schemas.js';
 import { auditEventView } from '../views.js';
@@ -14,7 +14,8 @@ export const auditRoutes = [
     query: S.AuditQuery,
     response: S.Page(S.AuditEvent),
     handler: async ({ deps, actor, query }) => {
-      if (actor.role === 'owner') requireAdmin(actor, 'read the audit log');
+      if (actor.role === 'owner')
+        throw new CustosError('forbidden', 'owner tokens cannot read the audit log');
       const page = await deps.store.audit.list({
         cursor: query.cursor,
         limit: query.limit ?? 50,

@@ -64,6 +64,7 @@ export const userRoutes = [
     access: 'authenticated',
     params: S.UserParams,
     body: Type.Object({ reason: Type.Optional(S.Text(1, 1000)) }, { additionalProperties: false }),
+    bodyOptional: true,
     response: S.User,
     handler: async ({ deps, actor, params, body }) =>
       userView(await deactivateUser(deps, actor, params.id, body.reason ?? 'deactivated')),

@@ -1,0 +1,124 @@
+import { createHash, createHmac } from 'node:crypto';
+import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, type JWK, jwtVerify } from 'jose';
+import { OAuthError } from './oauth-error.js';
+
+/** Asymmetric algorithms accepted for DPoP proofs (never `none` or HMAC). */
+export const DPOP_ALGS = ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'] as const;
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+
+export interface DpopSettings {
+  readonly maxAgeSeconds: number;
+  readonly leewaySeconds: number;
+  /** When set, proofs must carry a nonce from {@link DpopNonces}. */
+  readonly nonces: DpopNonces | null;
+}
+
+/** A verified proof: the key thumbprint to bind to, and the jti to burn (replay check). */
+export interface VerifiedProof {
+  readonly jkt: string;
+  readonly jti: string;
+  readonly iat: number;
+}
+
+const invalid = (description: string, cause?: unknown) =>
+  new OAuthError('invalid_dpop_proof', description, {}, cause === undefined ? undefined : { cause });
+
+/** `htu` comparison ignores query and fragment (RFC 9449 §4.3 item 9). */
+export function normalizeHtu(url: string): string | null {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host.toLowerCase()}${u.pathname}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Stateless server nonces (RFC 9449 §8): an HMAC of the current time window, so
+ * every node sharing the master key issues and accepts the same nonces without
+ * storing them. A nonce is accepted in its window and the one before.
+ */
+export class DpopNonces {
+  constructor(
+    private readonly key: Buffer,
+    private readonly windowMs = 60_000,
+  ) {}
+  private at(window: number): string {
+    return createHmac('sha256', this.key).update(`dpop-nonce:${window}`).digest('base64url').slice(0, 32);
+  }
+  current(nowMs: number): string {
+    return this.at(Math.floor(nowMs / this.windowMs));
+  }
+  accepts(nonce: unknown, nowMs: number): boolean {
+    const w = Math.floor(nowMs / this.windowMs);
+    return typeof nonce === 'string' && (nonce === this.at(w) || nonce === this.at(w - 1));
+  }
+}
+
+/**
+ * Verifies a DPoP proof per RFC 9449 §4.3 (everything but the jti replay check,
+ * which the caller does atomically with what the proof authorizes): exactly one
+ * header, `typ: dpop+jwt`, an asymmetric `alg`, a public `jwk` that verifies the
+ * signature, `htm`, `htu`, `iat` within the window, a `jti`, the nonce when
+ * required, and `ath` when an access token is presented.
+ */
+export async function verifyDpopProof(
+  headerValues: readonly string[],
+  request: { method: string; url: string; accessToken?: string },
+  settings: DpopSettings,
+  nowMs: number,
+): Promise<VerifiedProof> {
+  if (headerValues.length !== 1) throw invalid('exactly one DPoP header is required');
+  const proof = headerValues[0] as string;
+  if (proof.includes(',') || proof.includes(' ')) throw invalid('exactly one DPoP header is required');
+  let header: ReturnType<typeof decodeProtectedHeader>;
+  try {
+    header = decodeProtectedHeader(proof);
+  } catch (error) {
+    throw invalid('DPoP proof is not a JWT', error);
+  }
+  if (header.typ !== 'dpop+jwt') throw invalid('DPoP proof `typ` must be `dpop+jwt`');
+  if (!header.alg || !(DPOP_ALGS as readonly string[]).includes(header.alg)) {
+    throw invalid(`DPoP proof algorithm \`${String(header.alg)}\` is not allowed`);
+  }
+  const jwk = header.jwk as Record<string, unknown> | undefined;
+  if (!jwk || typeof jwk !== 'object') throw invalid('DPoP proof has no `jwk` header');
+  if (PRIVATE_MEMBERS.some((m) => m in jwk)) throw invalid('DPoP proof `jwk` must not contain a private key');
+  let payload: Record<string, unknown>;
+  try {
+    ({ payload } = await jwtVerify(proof, EmbeddedJWK, {
+      algorithms: [...DPOP_ALGS],
+      typ: 'dpop+jwt',
+      currentDate: new Date(nowMs),
+    }));
+  } catch (error) {
+    throw invalid('DPoP proof signature does not verify', error);
+  }
+  if (payload.htm !== request.method) throw invalid('DPoP proof `htm` does not match the request method');
+  const htu = typeof payload.htu === 'string' ? normalizeHtu(payload.htu) : null;
+  if (htu === null || htu !== normalizeHtu(request.url))
+    throw invalid('DPoP proof `htu` does not match the request URL');
+  const iat = payload.iat;
+  const now = nowMs / 1000;
+  if (
+    typeof iat !== 'number' ||
+    iat > now + settings.leewaySeconds ||
+    iat < now - settings.maxAgeSeconds - settings.leewaySeconds
+  ) {
+    throw invalid('DPoP proof `iat` is outside the accepted window');
+  }
+  if (typeof payload.jti !== 'string' || payload.jti.length < 8 || payload.jti.length > 256) {
+    throw invalid('DPoP proof needs a `jti`');
+  }
+  if (request.accessToken !== undefined) {
+    const ath = createHash('sha256').update(request.accessToken, 'ascii').digest('base64url');
+    if (payload.ath === undefined) throw invalid('DPoP proof has no `ath` for the access token');
+    if (payload.ath !== ath) throw invalid('DPoP proof `ath` does not match the access token');
+  }
+  if (settings.nonces && !settings.nonces.accepts(payload.nonce, nowMs)) {
+    throw new OAuthError('use_dpop_nonce', 'use the DPoP nonce the server provided', {
+      'dpop-nonce': settings.nonces.current(nowMs),
+    });
+  }
+  return { jkt: await calculateJwkThumbprint(jwk as JWK, 'sha256'), jti: payload.jti, iat };
+}

@@ -1,0 +1,233 @@
+import { type Actor, recordAuditEvent } from '../audit/index.js';
+import type { AgentRecord } from '../storage/index.js';
+import { ASSERTION_TYPE, type AuthenticatedClient } from './client-auth.js';
+import type { OAuthDeps, OAuthRequest, OAuthResponse } from './deps.js';
+import { type VerifiedProof, verifyDpopProof } from './dpop.js';
+import { type Form, one, requireForm } from './form.js';
+import { issueAccessToken } from './issue-access-token.js';
+import { OAuthError } from './oauth-error.js';
+
+const CLIENT_CREDENTIALS = 'client_credentials';
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
+function agentActor(agentId: string, requestId: string): Actor {
+  return { type: 'agent', id: agentId, role: 'agent', userId: null, requestId };
+}
+
+/** Step: the grant type must be one this endpoint serves. */
+function checkGrantType(form: Form): string {
+  const grantType = one(form, 'grant_type');
+  if (!grantType) throw new OAuthError('invalid_request', 'missing `grant_type`');
+  if (grantType !== CLIENT_CREDENTIALS) {
+    throw new OAuthError('unsupported_grant_type', `grant type \`${grantType}\` is not supported`);
+  }
+  return grantType;
+}
+
+/**
+ * Step: exactly one client authentication method, and it must be
+ * `private_key_jwt` (a client assertion). Secrets are not accepted.
+ */
+export async function authenticateClient(
+  deps: OAuthDeps,
+  form: Form,
+  authorization: string | undefined,
+): Promise<AuthenticatedClient> {
+  const methods = [
+    authorization?.toLowerCase().startsWith('basic ') ? 'client_secret_basic' : null,
+    form.has('client_secret') ? 'client_secret_post' : null,
+    form.has('client_assertion') || form.has('client_assertion_type') ? 'private_key_jwt' : null,
+  ].filter((m) => m !== null);
+  if (methods.length > 1) {
+    throw new OAuthError(
+      'invalid_request',
+      `more than one client authentication method (${methods.join(', ')})`,
+    );
+  }
+  if (methods[0] !== 'private_key_jwt') {
+    throw new OAuthError(
+      'invalid_client',
+      methods.length === 0
+        ? 'client authentication is required (private_key_jwt)'
+        : `client authentication method \`${methods[0]}\` is not supported: use private_key_jwt`,
+    );
+  }
+  if (one(form, 'client_assertion_type') !== ASSERTION_TYPE) {
+    throw new OAuthError('invalid_client', `\`client_assertion_type\` must be \`${ASSERTION_TYPE}\``);
+  }
+  const assertion = one(form, 'client_assertion');
+  if (!assertion) throw new OAuthError('invalid_client', 'missing `client_assertion`');
+  return deps.clients.authenticate(assertion, one(form, 'client_id'));
+}
+
+/** Step: requested scopes must all be allowed; none requested means every allowed scope. */
+function grantScopes(form: Form, agent: AgentRecord): string[] {
+  const raw = one(form, 'scope');
+  if (raw === undefined) return [...agent.allowedScopes];
+  const requested = [...new Set(raw.split(' ').filter((s) => s !== ''))];
+  for (const scope of requested) {
+    if (!SCOPE_TOKEN.test(scope)) throw new OAuthError('invalid_scope', 'malformed scope');
+    if (!agent.allowedScopes.includes(scope)) {
+      throw new OAuthError('invalid_scope', `scope \`${scope}\` is not allowed for this client`);
+    }
+  }
+  return requested;
+}
+
+/** Step: RFC 8707 resources become the audience; each must be allowed. */
+function grantAudience(form: Form, agent: AgentRecord): string[] {
+  const resources = [...new Set(form.get('resource') ?? [])];
+  for (const resource of resources) {
+    let url: URL;
+    try {
+      url = new URL(resource);
+    } catch {
+      throw new OAuthError('invalid_target', 'each `resource` must be an absolute URI');
+    }
+    if (url.hash) throw new OAuthError('invalid_target', '`resource` must not have a fragment');
+    if (!agent.allowedAudiences.includes(resource)) {
+      throw new OAuthError('invalid_target', `resource \`${resource}\` is not allowed for this client`);
+    }
+  }
+  if (resources.length > 0) return resources;
+  if (agent.allowedAudiences.length === 1) return [...agent.allowedAudiences];
+  throw new OAuthError(
+    'invalid_target',
+    agent.allowedAudiences.length === 0
+      ? 'this client may not get tokens for any resource'
+      : 'name the `resource` to get a token for',
+  );
+}
+
+/** Step: verify the DPoP proof when present, and require one when the client must use DPoP. */
+async function checkDpop(
+  deps: OAuthDeps,
+  request: OAuthRequest,
+  agent: AgentRecord,
+): Promise<VerifiedProof | null> {
+  if (request.dpop.length === 0) {
+    if (agent.requireDpop)
+      throw new OAuthError('invalid_dpop_proof', 'this client must present a DPoP proof');
+    return null;
+  }
+  return verifyDpopProof(request.dpop, { method: 'POST', url: request.url }, deps.dpop, deps.clock.now());
+}
+
+/**
+ * The token endpoint (RFC 6749 §3.2) for `client_credentials` with
+ * `private_key_jwt`, optionally DPoP-bound. The single-use checks (assertion
+ * and proof `jti`), the issued-token record and the audit event commit together
+ * (group commit) before the token is returned: no record, no token.
+ */
+export async function handleTokenRequest(deps: OAuthDeps, request: OAuthRequest): Promise<OAuthResponse> {
+  const form = requireForm(request.contentType, request.body, ['resource']);
+  checkGrantType(form);
+  const client = await authenticateClient(deps, form, request.authorization);
+  const agent = client.agent;
+  const proof = await checkDpop(deps, request, agent);
+  const scopes = grantScopes(form, agent);
+  const audience = grantAudience(form, agent);
+  const issued = await issueAccessToken(
+    { keys: deps.keys, clock: deps.clock, issuer: deps.issuer },
+    {
+      subject: agent.id,
+      clientId: agent.id,
+      audience,
+      scopes,
+      ttlSeconds: deps.accessTokenTtlSeconds,
+      jkt: proof?.jkt,
+    },
+  );
+  try {
+    await deps.committer.submit(async (tx) => {
+      if (
+        client.replay &&
+        !(await tx.usedJtis.claim(client.replay.scope, client.replay.jti, client.replay.expiresAt))
+      ) {
+        throw new OAuthError('invalid_client', 'client assertion has already been used');
+      }
+      if (proof) {
+        const proofExpiry = (proof.iat + deps.dpop.maxAgeSeconds + 2 * deps.dpop.leewaySeconds) * 1000;
+        if (!(await tx.usedJtis.claim(`dpop:${proof.jkt}`, proof.jti, proofExpiry))) {
+          throw new OAuthError('invalid_dpop_proof', 'DPoP proof has already been used');
+        }
+      }
+      await tx.issuedTokens.insert({
+        jti: issued.jti,
+        agentId: agent.id,
+        credential: client.credential,
+        issuedAt: issued.issuedAt,
+        expiresAt: issued.expiresAt,
+        revokedAt: null,
+      });
+      await recordAuditEvent(tx, deps.clock, agentActor(agent.id, request.requestId), {
+        action: 'token.issue',
+        target: { type: 'agent', id: agent.id },
+        details: {
+          grantType: CLIENT_CREDENTIALS,
+          credential: client.credential,
+          tokenId: issued.jti,
+          signingKey: issued.kid,
+          audience,
+          scopes,
+          dpopJkt: proof?.jkt ?? null,
+          expiresAt: new Date(issued.expiresAt).toISOString(),
+          sourceAddress: request.sourceAddress,
+        },
+      });
+    });
+  } catch (error) {
+    if (error instanceof OAuthError) throw error;
+    throw new OAuthError(
+      'temporarily_unavailable',
+      'the token could not be recorded; try again',
+      {},
+      { cause: error },
+    );
+  }
+  return {
+    status: 200,
+    body: {
+      access_token: issued.token,
+      token_type: proof ? 'DPoP' : 'Bearer',
+      expires_in: deps.accessTokenTtlSeconds,
+      ...(scopes.length > 0 ? { scope: scopes.join(' ') } : {}),
+    },
+  };
+}
+
+/**
+ * Records a refused token request (the reason code, never the assertion or
+ * proof). A failure to record a refusal is logged by the caller, not raised:
+ * the refusal itself changes nothing.
+ */
+export async function recordTokenRefusal(
+  deps: OAuthDeps,
+  request: OAuthRequest,
+  error: OAuthError,
+): Promise<void> {
+  let claimed: string | undefined;
+  try {
+    claimed = one(requireForm(request.contentType, request.body, ['resource']), 'client_id');
+  } catch {
+    claimed = undefined;
+  }
+  const clientId = claimed && /^agt_[0-9a-z]{26}$/.test(claimed) ? claimed : null;
+  // The caller is not authenticated: the claimed client id is the target, never the actor.
+  const anonymous: Actor = {
+    type: 'anonymous',
+    id: 'unauthenticated',
+    role: 'none',
+    userId: null,
+    requestId: request.requestId,
+  };
+  await deps.committer.submit((tx) =>
+    recordAuditEvent(tx, deps.clock, anonymous, {
+      action: 'token.refuse',
+      target: clientId ? { type: 'agent', id: clientId } : null,
+      outcome: 'denied',
+      reason: `${error.error}: ${error.description}`,
+      details: { error: error.error, sourceAddress: request.sourceAddress },
+    }),
+  );
+}
