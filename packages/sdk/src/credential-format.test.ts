@@ -22,7 +22,7 @@ describe('credential format', () => {
       fc.property(
         fc.uint8Array({ minLength: 64, maxLength: 64 }),
         fc.nat(),
-        fc.nat(61),
+        fc.nat(60),
         (bytes, pos, delta) => {
           const token = formatCredential('pat', bytes);
           const i = 8 + (pos % (token.length - 8));

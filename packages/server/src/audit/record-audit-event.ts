@@ -1,5 +1,10 @@
 import { type Clock, newId } from '../core/index.js';
-import type { Repositories } from '../storage/index.js';
+import {
+  type AuditEventInput,
+  auditEventStatement,
+  type Repositories,
+  type Statement,
+} from '../storage/index.js';
 
 /**
  * Who did something: an admin token (with its role and human, if any), an
@@ -44,8 +49,17 @@ export async function recordAuditEvent(
   actor: Actor,
   entry: AuditEntry,
 ): Promise<void> {
+  await tx.audit.append(buildAuditEvent(clock, actor, entry));
+}
+
+/** The audit event for `entry`, as a group-commit statement (see `storage/batch.ts`). */
+export function auditStatement(clock: Clock, actor: Actor, entry: AuditEntry): Statement {
+  return auditEventStatement(buildAuditEvent(clock, actor, entry));
+}
+
+function buildAuditEvent(clock: Clock, actor: Actor, entry: AuditEntry): AuditEventInput {
   const at = clock.now();
-  await tx.audit.append({
+  return {
     id: newId('evt', at),
     at,
     requestId: actor.requestId,
@@ -62,7 +76,7 @@ export async function recordAuditEvent(
       ...(entry.changes ? { changes: entry.changes } : {}),
       ...entry.details,
     },
-  });
+  };
 }
 
 /** The fields whose value differs between two snapshots, as `{ field: { from, to } }`. */

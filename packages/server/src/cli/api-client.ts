@@ -39,9 +39,7 @@ export function apiClient(options: ApiOptions): ApiClient {
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         });
       } catch (error) {
-        throw new CliError(
-          `cannot reach Custos at ${base}: ${(error as Error).cause ?? (error as Error).message}`,
-        );
+        throw new CliError(`cannot reach Custos at ${base}: ${causeMessage(error)}`);
       }
       const text = await response.text();
       let payload: unknown = null;
@@ -59,4 +57,10 @@ export function apiClient(options: ApiOptions): ApiClient {
       return payload as T;
     },
   };
+}
+
+function causeMessage(error: unknown): string {
+  const cause = (error as { cause?: unknown }).cause;
+  const root = cause instanceof Error ? cause : error instanceof Error ? error : null;
+  return root?.message ?? String(error);
 }

@@ -4,6 +4,8 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/index.js';
 import { CliError } from './api-client.js';
 import { agentCommand } from './commands/agent.js';
+import { federationCommand } from './commands/federation.js';
+import { keysCommand } from './commands/keys.js';
 import { migrateCommand, serveCommand } from './commands/serve.js';
 import { teamCommand } from './commands/team.js';
 import { tokenCommand } from './commands/token.js';
@@ -20,7 +22,7 @@ const program = new Command('custos')
   .option('--url <url>', 'Custos base URL (env CUSTOS_URL, default http://127.0.0.1:8080)')
   .option('--token <token>', 'admin token cst_pat_… (env CUSTOS_TOKEN)')
   .option('--json', 'print JSON for scripts instead of tables')
-  .showHelpAfterError()
+  .showSuggestionAfterError()
   .exitOverride();
 
 for (const command of [
@@ -30,6 +32,8 @@ for (const command of [
   teamCommand(),
   agentCommand(),
   tokenCommand(),
+  keysCommand(),
+  federationCommand(),
 ]) {
   program.addCommand(command);
 }

@@ -38,3 +38,8 @@ export function queryString(
   const text = search.toString();
   return text ? `?${text}` : '';
 }
+
+/** A repeatable option collected into a list. */
+export function collectList(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}

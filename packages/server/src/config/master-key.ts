@@ -7,7 +7,14 @@ const KEY_BYTES = 32;
 
 function decode(value: string, where: string): Buffer {
   const trimmed = value.trim();
-  const key = /^[0-9a-f]{64}$/i.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
+  const hex = /^[0-9a-f]{64}$/i.test(trimmed);
+  // Buffer.from(…, 'base64') skips bad characters silently, so check the alphabet first
+  if (!hex && !/^[A-Za-z0-9+/]{43}=?$|^[A-Za-z0-9_-]{43}$/.test(trimmed)) {
+    throw new ConfigError(`${where} must hold 32 bytes, base64 or hex encoded`);
+  }
+  const key = hex
+    ? Buffer.from(trimmed, 'hex')
+    : Buffer.from(trimmed, trimmed.includes('-') || trimmed.includes('_') ? 'base64url' : 'base64');
   if (key.length !== KEY_BYTES) throw new ConfigError(`${where} must hold 32 bytes, base64 or hex encoded`);
   return key;
 }

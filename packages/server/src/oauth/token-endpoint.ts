@@ -1,5 +1,10 @@
-import { type Actor, recordAuditEvent } from '../audit/index.js';
-import type { AgentRecord } from '../storage/index.js';
+import { type Actor, auditStatement } from '../audit/index.js';
+import {
+  type AgentRecord,
+  claimJtiStatement,
+  issuedTokenStatement,
+  type UnitOutcome,
+} from '../storage/index.js';
 import { ASSERTION_TYPE, type AuthenticatedClient } from './client-auth.js';
 import type { OAuthDeps, OAuthRequest, OAuthResponse } from './deps.js';
 import { type VerifiedProof, verifyDpopProof } from './dpop.js';
@@ -138,29 +143,37 @@ export async function handleTokenRequest(deps: OAuthDeps, request: OAuthRequest)
       jkt: proof?.jkt,
     },
   );
-  try {
-    await deps.committer.submit(async (tx) => {
-      if (
-        client.replay &&
-        !(await tx.usedJtis.claim(client.replay.scope, client.replay.jti, client.replay.expiresAt))
-      ) {
-        throw new OAuthError('invalid_client', 'client assertion has already been used');
-      }
-      if (proof) {
-        const proofExpiry = (proof.iat + deps.dpop.maxAgeSeconds + 2 * deps.dpop.leewaySeconds) * 1000;
-        if (!(await tx.usedJtis.claim(`dpop:${proof.jkt}`, proof.jti, proofExpiry))) {
-          throw new OAuthError('invalid_dpop_proof', 'DPoP proof has already been used');
-        }
-      }
-      await tx.issuedTokens.insert({
+  const unit = {
+    statements: [
+      ...(client.replay
+        ? [
+            claimJtiStatement(
+              client.replay.scope,
+              client.replay.jti,
+              client.replay.expiresAt,
+              'assertion_replayed',
+            ),
+          ]
+        : []),
+      ...(proof
+        ? [
+            claimJtiStatement(
+              `dpop:${proof.jkt}`,
+              proof.jti,
+              (proof.iat + deps.dpop.maxAgeSeconds + 2 * deps.dpop.leewaySeconds) * 1000,
+              'proof_replayed',
+            ),
+          ]
+        : []),
+      issuedTokenStatement({
         jti: issued.jti,
         agentId: agent.id,
         credential: client.credential,
         issuedAt: issued.issuedAt,
         expiresAt: issued.expiresAt,
         revokedAt: null,
-      });
-      await recordAuditEvent(tx, deps.clock, agentActor(agent.id, request.requestId), {
+      }),
+      auditStatement(deps.clock, agentActor(agent.id, request.requestId), {
         action: 'token.issue',
         target: { type: 'agent', id: agent.id },
         details: {
@@ -174,16 +187,24 @@ export async function handleTokenRequest(deps: OAuthDeps, request: OAuthRequest)
           expiresAt: new Date(issued.expiresAt).toISOString(),
           sourceAddress: request.sourceAddress,
         },
-      });
-    });
+      }),
+    ],
+  };
+  let outcome: UnitOutcome;
+  try {
+    outcome = await deps.committer.submit(unit);
   } catch (error) {
-    if (error instanceof OAuthError) throw error;
     throw new OAuthError(
       'temporarily_unavailable',
       'the token could not be recorded; try again',
       {},
       { cause: error },
     );
+  }
+  if (!outcome.ok) {
+    throw outcome.code === 'assertion_replayed'
+      ? new OAuthError('invalid_client', 'client assertion has already been used')
+      : new OAuthError('invalid_dpop_proof', 'DPoP proof has already been used');
   }
   return {
     status: 200,
@@ -221,13 +242,15 @@ export async function recordTokenRefusal(
     userId: null,
     requestId: request.requestId,
   };
-  await deps.committer.submit((tx) =>
-    recordAuditEvent(tx, deps.clock, anonymous, {
-      action: 'token.refuse',
-      target: clientId ? { type: 'agent', id: clientId } : null,
-      outcome: 'denied',
-      reason: `${error.error}: ${error.description}`,
-      details: { error: error.error, sourceAddress: request.sourceAddress },
-    }),
-  );
+  await deps.committer.submit({
+    statements: [
+      auditStatement(deps.clock, anonymous, {
+        action: 'token.refuse',
+        target: clientId ? { type: 'agent', id: clientId } : null,
+        outcome: 'denied',
+        reason: `${error.error}: ${error.description}`,
+        details: { error: error.error, sourceAddress: request.sourceAddress },
+      }),
+    ],
+  });
 }

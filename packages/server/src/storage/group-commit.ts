@@ -1,35 +1,33 @@
-import type { Store, TxRepositories } from './store.js';
-
-export type Unit<T> = (tx: TxRepositories) => Promise<T>;
+import type { BatchUnit, UnitOutcome } from './batch.js';
+import type { Store } from './store.js';
 
 interface Pending {
-  readonly unit: Unit<unknown>;
-  resolve(value: unknown): void;
+  readonly unit: BatchUnit;
+  resolve(outcome: UnitOutcome): void;
   reject(error: unknown): void;
 }
 
 export interface GroupCommitter {
   /**
-   * Runs `unit` in a transaction shared with other concurrently submitted units,
-   * and resolves only once that transaction has committed (so its writes are
-   * durable). Each unit runs in its own savepoint: a unit that throws is undone
-   * alone and rejects with its error; the others still commit. If the commit
-   * itself fails, every unit of the batch rejects: nothing is acknowledged that
-   * was not stored.
+   * Writes `unit` in a transaction shared with other concurrently submitted
+   * units, and resolves once that transaction has committed (its writes are
+   * durable). A unit whose expectation fails is undone alone and resolves with
+   * `ok: false`. If the commit itself fails, every unit of the batch rejects:
+   * nothing is acknowledged that was not stored.
    */
-  submit<T>(unit: Unit<T>): Promise<T>;
+  submit(unit: BatchUnit): Promise<UnitOutcome>;
   /** Resolves once everything submitted so far has been settled. */
   drain(): Promise<void>;
 }
 
 /**
  * Group commit: one durable commit for many small writes (token issuances,
- * their audit events, single-use jtis). The first unit starts a flush at once
- * (no added latency when idle); units arriving during a flush wait for the next
- * one, so batches grow with load.
+ * their audit events, single-use jtis). The first unit is written at once (no
+ * added latency when idle); units arriving while a batch is being written wait
+ * for the next one, so batches grow with load.
  */
 export function createGroupCommitter(store: Store, options: { maxBatch?: number } = {}): GroupCommitter {
-  const maxBatch = options.maxBatch ?? 512;
+  const maxBatch = options.maxBatch ?? 1024;
   let queue: Pending[] = [];
   let flushing: Promise<void> | null = null;
 
@@ -37,26 +35,16 @@ export function createGroupCommitter(store: Store, options: { maxBatch?: number 
     while (queue.length > 0) {
       const batch = queue.slice(0, maxBatch);
       queue = queue.slice(batch.length);
-      const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
       try {
-        await store.transaction(async (tx) => {
-          for (const pending of batch) {
-            try {
-              outcomes.push({ ok: true, value: await tx.savepoint(() => pending.unit(tx)) });
-            } catch (error) {
-              outcomes.push({ ok: false, error });
-            }
-          }
+        const outcomes = await store.writeBatch(batch.map((p) => p.unit));
+        batch.forEach((pending, i) => {
+          const outcome = outcomes[i];
+          if (outcome) pending.resolve(outcome);
+          else pending.reject(new Error('INVARIANT: the batch writer lost a unit'));
         });
       } catch (error) {
         for (const pending of batch) pending.reject(error);
-        continue;
       }
-      batch.forEach((pending, i) => {
-        const outcome = outcomes[i];
-        if (outcome?.ok) pending.resolve(outcome.value);
-        else pending.reject(outcome?.error);
-      });
     }
   }
 
@@ -68,9 +56,9 @@ export function createGroupCommitter(store: Store, options: { maxBatch?: number 
   }
 
   return {
-    submit<T>(unit: Unit<T>): Promise<T> {
-      return new Promise<T>((resolve, reject) => {
-        queue.push({ unit, resolve: resolve as (value: unknown) => void, reject });
+    submit(unit) {
+      return new Promise<UnitOutcome>((resolve, reject) => {
+        queue.push({ unit, resolve, reject });
         kick();
       });
     },

@@ -1,4 +1,5 @@
-export type { GroupCommitter, Unit } from './group-commit.js';
+export type { BatchUnit, Statement, UnitOutcome } from './batch.js';
+export type { GroupCommitter } from './group-commit.js';
 export { createGroupCommitter } from './group-commit.js';
 export type { DatabaseUrl, OpenStoreOptions } from './open-store.js';
 export { migrateDatabase, openStore } from './open-store.js';
@@ -23,6 +24,7 @@ export type {
   UserStatus,
 } from './records.js';
 export type { QueryObserver } from './sql-driver.js';
+export { auditEventStatement, claimJtiStatement, issuedTokenStatement } from './statements.js';
 export type {
   AgentFilter,
   AgentPatch,

@@ -47,6 +47,7 @@ export function storeOver(driver: SqlDriver): Store {
           },
         });
       }),
+    writeBatch: (units) => driver.writeBatch(units),
     ping: async () => {
       await driver.exec.all('SELECT 1 AS ok');
     },

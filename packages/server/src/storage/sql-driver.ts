@@ -1,3 +1,5 @@
+import type { BatchUnit, UnitOutcome } from './batch.js';
+
 /** Values a query parameter may hold; booleans are stored as 0/1 by callers. */
 export type SqlValue = string | number | null;
 
@@ -21,6 +23,8 @@ export interface SqlDriver {
   transaction<T>(fn: (ex: SqlExecutor) => Promise<T>): Promise<T>;
   /** Runs a multi-statement script (migrations) inside a transaction. */
   script(ex: SqlExecutor, sql: string): Promise<void>;
+  /** Group-commit writes (see {@link BatchWriter}); the driver owns and closes it. */
+  writeBatch(units: readonly BatchUnit[]): Promise<readonly UnitOutcome[]>;
   /** Serialises concurrent migrators (several nodes starting at once). */
   lockForMigration(ex: SqlExecutor): Promise<void>;
   close(): Promise<void>;

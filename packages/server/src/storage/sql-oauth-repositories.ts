@@ -5,6 +5,7 @@ import type {
   SigningKeyRecord,
 } from './records.js';
 import type { SqlExecutor } from './sql-driver.js';
+import { issuedTokenStatement, SQL } from './statements.js';
 import type { Repositories } from './store.js';
 
 type SigningKeyRow = {
@@ -178,11 +179,8 @@ export function oauthRepositories(ex: SqlExecutor): OAuthRepositories {
 
     issuedTokens: {
       async insert(t) {
-        await ex.write(
-          `INSERT INTO issued_tokens (jti, agent_id, credential, issued_at, expires_at, revoked_at)
-             VALUES ($1, $2, $3, $4, $5, $6)`,
-          [t.jti, t.agentId, t.credential, t.issuedAt, t.expiresAt, t.revokedAt],
-        );
+        const { sql, params } = issuedTokenStatement(t);
+        await ex.write(sql, params);
       },
       async get(jti) {
         const rows = await ex.all<IssuedTokenRow>('SELECT * FROM issued_tokens WHERE jti = $1', [jti]);
@@ -202,10 +200,7 @@ export function oauthRepositories(ex: SqlExecutor): OAuthRepositories {
 
     usedJtis: {
       async claim(scope, jti, expiresAt) {
-        const { changes } = await ex.write(
-          'INSERT INTO used_jtis (scope, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT (scope, jti) DO NOTHING',
-          [scope, jti, expiresAt],
-        );
+        const { changes } = await ex.write(SQL.claimJti, [scope, jti, expiresAt]);
         return changes === 1;
       },
       async deleteExpired(now) {

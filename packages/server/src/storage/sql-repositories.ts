@@ -10,6 +10,7 @@ import type {
 } from './records.js';
 import type { SqlExecutor, SqlValue } from './sql-driver.js';
 import { oauthRepositories } from './sql-oauth-repositories.js';
+import { auditEventStatement } from './statements.js';
 import type { PageRequest, Repositories } from './store.js';
 
 /** Collects a WHERE clause and its `$n` parameters. */
@@ -455,23 +456,8 @@ export function sqlRepositories(ex: SqlExecutor, forUpdate: string): Repositorie
 
     audit: {
       async append(e) {
-        const { rows } = await ex.write<{ seq: number }>(
-          `INSERT INTO audit_events (id, at, request_id, actor_type, actor_id, action, target_type, target_id, outcome, reason, details)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq`,
-          [
-            e.id,
-            e.at,
-            e.requestId,
-            e.actorType,
-            e.actorId,
-            e.action,
-            e.targetType,
-            e.targetId,
-            e.outcome,
-            e.reason,
-            JSON.stringify(e.details),
-          ],
-        );
+        const { sql, params } = auditEventStatement(e);
+        const { rows } = await ex.write<{ seq: number }>(sql, params);
         return Number(rows[0]?.seq);
       },
       async list(filter) {

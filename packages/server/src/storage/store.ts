@@ -1,3 +1,4 @@
+import type { BatchUnit, UnitOutcome } from './batch.js';
 import type {
   AdminTokenRecord,
   AgentKeyRecord,
@@ -187,6 +188,8 @@ export interface Store extends Repositories {
   readonly dialect: 'sqlite' | 'postgres';
   /** Runs `fn` in one transaction; commits when it resolves, rolls back when it throws. */
   transaction<T>(fn: (tx: TxRepositories) => Promise<T>): Promise<T>;
+  /** Group-commit writes: one durable commit for many units (see `batch.ts`). */
+  writeBatch(units: readonly BatchUnit[]): Promise<readonly UnitOutcome[]>;
   /** Throws when the database cannot be reached. */
   ping(): Promise<void>;
   migrationStatus(): Promise<MigrationStatus>;

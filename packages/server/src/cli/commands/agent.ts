@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { contextOf, enc } from '../context.js';
 import { type Cell, printPage, printRecord } from '../output.js';
-import { collectTag, parseExpiry, positiveInt, queryString } from '../parse.js';
+import { collectList, collectTag, parseExpiry, positiveInt, queryString } from '../parse.js';
+import { agentKeyCommand } from './agent-key.js';
 
 type Agent = {
   id: string;
@@ -34,6 +35,9 @@ interface AgentFields {
   tag?: Record<string, string>;
   risk?: string;
   expires?: string;
+  scope?: string[];
+  audience?: string[];
+  requireDpop?: boolean;
 }
 
 function fields(o: AgentFields): Record<string, unknown> {
@@ -45,6 +49,9 @@ function fields(o: AgentFields): Record<string, unknown> {
     ...(o.tag !== undefined ? { tags: o.tag } : {}),
     ...(o.risk !== undefined ? { riskLevel: o.risk } : {}),
     ...(o.expires !== undefined ? { expiresAt: o.expires } : {}),
+    ...(o.scope !== undefined ? { allowedScopes: o.scope } : {}),
+    ...(o.audience !== undefined ? { allowedAudiences: o.audience } : {}),
+    ...(o.requireDpop !== undefined ? { requireDpop: o.requireDpop } : {}),
   };
 }
 
@@ -55,7 +62,11 @@ function withFieldOptions(command: Command): Command {
     .option('--environment <env>', 'e.g. production, staging (default: default)')
     .option('--tag <key=value>', 'label; repeat for several', collectTag)
     .option('--risk <level>', 'low | medium | high | critical')
-    .option('--expires <when>', 'RFC 3339 time or duration (30d, 12h)', (v) => parseExpiry(v));
+    .option('--expires <when>', 'RFC 3339 time or duration (30d, 12h)', (v) => parseExpiry(v))
+    .option('--scope <scope>', 'a scope it may be issued; repeat for several', collectList)
+    .option('--audience <uri>', 'a resource it may get tokens for; repeat for several', collectList)
+    .option('--require-dpop', 'refuse its token requests without a DPoP proof')
+    .option('--no-require-dpop', 'accept bearer (non-DPoP) token requests');
 }
 
 export function agentCommand(): Command {
@@ -143,5 +154,6 @@ export function agentCommand(): Command {
         );
       });
   }
+  agent.addCommand(agentKeyCommand());
   return agent;
 }

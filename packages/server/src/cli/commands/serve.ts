@@ -26,6 +26,8 @@ export function serveCommand(): Command {
   return withServerOptions(new Command('serve').description('run the Custos server')).action(
     async (flags: Record<string, unknown>) => {
       const config = loadConfig({ flags });
+      // Everything the server writes (database, WAL, key files) is for its own user only.
+      process.umask(0o077);
       const { startServer, VERSION } = await import('../../http/index.js');
       const server = await startServer(config);
       const lines = [

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import type { BatchUnit, UnitOutcome } from '../batch.js';
 import type { QueryObserver, SqlDriver, SqlExecutor, SqlValue } from '../sql-driver.js';
 import { UniqueViolation } from '../store.js';
 
@@ -76,8 +77,43 @@ export async function openPostgresDriver(url: string, observe?: QueryObserver): 
     };
   }
 
+  async function writeBatch(units: readonly BatchUnit[]): Promise<UnitOutcome[]> {
+    const client = await pool.connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const outcomes: UnitOutcome[] = [];
+      for (const unit of units) {
+        await client.query('SAVEPOINT unit');
+        let failed: UnitOutcome | null = null;
+        const rows: Record<string, unknown>[][] = [];
+        for (const [i, statement] of unit.statements.entries()) {
+          const result = await client.query(statement.sql, statement.params as SqlValue[]);
+          rows.push(result.rows as Record<string, unknown>[]);
+          if (statement.expect && (result.rowCount ?? 0) !== statement.expect.changes) {
+            failed = { ok: false, code: statement.expect.code, statement: i };
+            break;
+          }
+        }
+        if (failed) await client.query('ROLLBACK TO SAVEPOINT unit');
+        await client.query('RELEASE SAVEPOINT unit');
+        outcomes.push(failed ?? { ok: true, rows });
+      }
+      await client.query('COMMIT');
+      return outcomes;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
   return {
     dialect: 'postgres',
+    writeBatch,
     forUpdate: ' FOR UPDATE',
     exec: executor(pool),
     async transaction(fn) {

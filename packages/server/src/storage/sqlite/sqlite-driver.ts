@@ -1,6 +1,8 @@
 import Database from 'better-sqlite3';
+import type { BatchWriter } from '../batch.js';
 import type { QueryObserver, SqlDriver, SqlExecutor, SqlValue } from '../sql-driver.js';
 import { UniqueViolation } from '../store.js';
+import { openSqliteBatchWriter } from './sqlite-batch-writer.js';
 
 type Db = Database.Database;
 type Params = Record<number, SqlValue>;
@@ -102,8 +104,14 @@ export function openSqliteDriver(path: string, observe?: QueryObserver): SqlDriv
     });
   }
 
+  let batchWriter: BatchWriter | null = null;
+
   return {
     dialect: 'sqlite',
+    writeBatch: (units) => {
+      batchWriter ??= openSqliteBatchWriter(path);
+      return batchWriter.write(units);
+    },
     forUpdate: '',
     exec: {
       all: async <T>(sql: string, params: readonly SqlValue[] = []) =>
@@ -119,6 +127,7 @@ export function openSqliteDriver(path: string, observe?: QueryObserver): SqlDriv
       // BEGIN IMMEDIATE already holds SQLite's single write lock
     },
     close: async () => {
+      await batchWriter?.close();
       await withWriteLock(async () => {
         reader.close();
         writer.close();
