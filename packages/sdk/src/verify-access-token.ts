@@ -1,4 +1,11 @@
-import { decodeProtectedHeader, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import {
+  type CompactJWSHeaderParameters,
+  decodeJwt,
+  decodeProtectedHeader,
+  errors,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
 import { discoverAuthorizationServer } from './discovery.js';
 import { CustosSdkError } from './errors.js';
 import { describeJoseError, normalizeTyp } from './jose-errors.js';
@@ -6,6 +13,7 @@ import { remoteJwks } from './remote-jwks.js';
 import { createMemoryReplayCache, type ReplayCache } from './replay-cache.js';
 import { type PresentedCredentials, type RequestHeaders, readCredentials } from './request-credentials.js';
 import { verifyDpopProof } from './verify-dpop-proof.js';
+import { keyObjectOf, verifyJwsSignature } from './verify-jws-signature.js';
 import { type AuthScheme, verificationError } from './www-authenticate.js';
 
 /** The request as the resource server received it. */
@@ -80,6 +88,14 @@ const REQUIRED_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id'];
 
 let defaultReplayCache: ReplayCache | undefined;
 
+/**
+ * Keys jose resolved for (JWKS URL, kid, alg), kept for a minute: a key removed
+ * from the JWKS stops verifying within that time (jose itself keeps a fetched
+ * set for up to ten minutes).
+ */
+const RESOLVED_KEY_TTL_MS = 60_000;
+const resolvedKeys = new Map<string, { key: object; until: number }>();
+
 class KeySourceUnavailable extends Error {}
 
 function checkAlgorithms(algorithms: readonly string[] | undefined): readonly string[] {
@@ -103,6 +119,31 @@ function keySource(jwksUri: string, options: VerifyAccessTokenOptions): JWTVerif
       throw new KeySourceUnavailable('jwks unavailable', { cause: error });
     }
   };
+}
+
+/** RFC 7519 §4.1 checks of a signature-verified access token, with the messages jose would give. */
+function checkClaims(
+  payload: JWTPayload,
+  options: VerifyAccessTokenOptions,
+  tolerance: number,
+  now: number,
+  fail: (message: string) => CustosSdkError,
+): void {
+  for (const claim of REQUIRED_CLAIMS) {
+    if (payload[claim] === undefined) throw fail(`access token lacks claim \`${claim}\``);
+  }
+  const seconds = now / 1000;
+  if (payload.iss !== options.issuer) throw fail('access token `iss` check failed');
+  const expected = typeof options.audience === 'string' ? [options.audience] : options.audience;
+  const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+  if (!aud.some((a) => typeof a === 'string' && expected.includes(a)))
+    throw fail('access token `aud` check failed');
+  if (typeof payload.exp !== 'number') throw fail('access token `exp` check failed');
+  if (payload.exp <= seconds - tolerance) throw fail('access token expired');
+  if (payload.nbf !== undefined && (typeof payload.nbf !== 'number' || payload.nbf > seconds + tolerance)) {
+    throw fail('access token `nbf` check failed');
+  }
+  if (typeof payload.iat !== 'number') throw fail('access token `iat` check failed');
 }
 
 function isNonEmptyString(value: unknown): value is string {
@@ -146,17 +187,24 @@ async function verifyJwt(
   const jwksUri =
     options.jwksUri ?? (await discoverAuthorizationServer(options.issuer, { fetch: options.fetch })).jwks_uri;
   const tolerance = options.clockToleranceSeconds ?? 5;
-  let payload: JWTPayload;
+  const parts = credentials.token.split('.');
+  if (parts.length !== 3) throw fail('access token is malformed');
+  // jose selects and imports the issuer key (JWKS cached, refetched on an unknown kid);
+  // the result is remembered briefly so the hot path skips the lookup
+  const cacheKey = `${jwksUri} ${String(header.kid)} ${header.alg}`;
+  const cached = resolvedKeys.get(cacheKey);
+  let key: object;
   try {
-    ({ payload } = await jwtVerify(credentials.token, keySource(jwksUri, options), {
-      typ: 'at+jwt',
-      algorithms: [...algs],
-      issuer: options.issuer,
-      audience: typeof options.audience === 'string' ? options.audience : [...options.audience],
-      clockTolerance: tolerance,
-      currentDate: new Date(now),
-      requiredClaims: REQUIRED_CLAIMS,
-    }));
+    if (cached && cached.until > now) key = cached.key;
+    else {
+      key = await keySource(jwksUri, options)(header as CompactJWSHeaderParameters, {
+        protected: parts[0] as string,
+        payload: parts[1] as string,
+        signature: parts[2] as string,
+      });
+      if (resolvedKeys.size > 1000) resolvedKeys.clear();
+      resolvedKeys.set(cacheKey, { key, until: now + RESOLVED_KEY_TTL_MS });
+    }
   } catch (cause) {
     if (cause instanceof KeySourceUnavailable) {
       throw new CustosSdkError('discovery_failed', `cannot fetch the jwks of \`${options.issuer}\``, {
@@ -166,6 +214,16 @@ async function verifyJwt(
     }
     throw fail(describeJoseError('access token', cause), cause);
   }
+  if (!verifyJwsSignature(credentials.token, header.alg, keyObjectOf(key))) {
+    throw fail('access token signature is invalid');
+  }
+  let payload: JWTPayload;
+  try {
+    payload = decodeJwt(credentials.token);
+  } catch (cause) {
+    throw fail('access token is malformed', cause);
+  }
+  checkClaims(payload, options, tolerance, now, fail);
   for (const claim of ['sub', 'jti', 'client_id'] as const) {
     if (!isNonEmptyString(payload[claim])) throw fail(`access token \`${claim}\` is invalid`);
   }
