@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateAdminToken } from '../packages/server/src/identity/index.js';
@@ -22,6 +22,8 @@ export function microsPerCall(n: number, fn: () => void): number {
 
 export interface BenchServer {
   readonly url: string;
+  /** CPU time the server process has used so far (all threads), in microseconds. */
+  cpuMicros(): number;
   readonly adminToken: string;
   admin(method: string, path: string, body?: unknown): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
@@ -63,9 +65,15 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
     if (Date.now() > deadline) throw new Error('custos serve did not become ready in 20 s');
     await new Promise((r) => setTimeout(r, 100));
   }
+  const pid = child.pid as number;
   return {
     url,
     adminToken,
+    cpuMicros() {
+      // /proc/<pid>/stat fields 14 and 15: utime and stime in clock ticks (100 per second)
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      return (Number(fields[11]) + Number(fields[12])) * 10_000;
+    },
     async admin(method, path, body) {
       const res = await fetch(`${url}${path}`, {
         method,
@@ -96,64 +104,74 @@ export interface LoadResult {
 }
 
 /**
- * Sends the prepared requests with `concurrency` keep-alive connections and
- * measures each one. `prepare(i)` builds request i; preparation is not timed.
+ * A minimal HTTP/1.1 load generator: requests are serialised up front and
+ * written to `concurrency` keep-alive sockets, one outstanding request per
+ * socket, with a response parser that reads only the status line and
+ * Content-Length. It costs the load-generating process a few microseconds per
+ * request, so on a small machine the server, not the client, is measured.
  */
 export async function runLoad(
   url: string,
   requests: ReadonlyArray<{ path: string; headers: Record<string, string>; body: string }>,
   concurrency: number,
 ): Promise<LoadResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const target = new URL(url);
+  const wire = requests.map((r) => {
+    const body = Buffer.from(r.body);
+    const head = [`POST ${r.path} HTTP/1.1`, `host: ${target.host}`, `content-length: ${body.length}`];
+    for (const [name, value] of Object.entries(r.headers)) head.push(`${name}: ${value}`);
+    return Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`), body]) as Buffer;
+  });
   const latencies: number[] = [];
   let ok = 0;
   let failed = 0;
   let firstError: string | null = null;
   let next = 0;
-  const send = (r: (typeof requests)[number]) =>
-    new Promise<void>((resolve) => {
-      const started = process.hrtime.bigint();
-      const req = request(
-        {
-          host: target.hostname,
-          port: target.port,
-          path: r.path,
-          method: 'POST',
-          agent,
-          headers: { ...r.headers, 'content-length': Buffer.byteLength(r.body) },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
-            if (res.statusCode === 200) ok++;
-            else {
-              failed++;
-              firstError ??= `${res.statusCode} ${Buffer.concat(chunks).toString()}`;
-            }
-            resolve();
-          });
-        },
-      );
-      req.on('error', (error) => {
-        failed++;
-        firstError ??= error.message;
-        resolve();
-      });
-      req.end(r.body);
-    });
   const start = process.hrtime.bigint();
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < requests.length) {
-        const r = requests[next++];
-        if (r) await send(r);
-      }
-    }),
+    Array.from(
+      { length: concurrency },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const socket = connect(Number(target.port), target.hostname);
+          socket.setNoDelay(true);
+          let buffer: Buffer = Buffer.alloc(0);
+          let sentAt = 0n;
+          const sendNext = () => {
+            const request = wire[next++];
+            if (!request) {
+              socket.end();
+              resolve();
+              return;
+            }
+            sentAt = process.hrtime.bigint();
+            socket.write(request);
+          };
+          socket.on('connect', sendNext);
+          socket.on('error', reject);
+          socket.on('data', (chunk: Buffer) => {
+            buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
+            for (;;) {
+              const end = buffer.indexOf('\r\n\r\n');
+              if (end < 0) return;
+              const head = buffer.subarray(0, end).toString('latin1');
+              const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+              if (buffer.length < end + 4 + length) return;
+              const status = Number(head.slice(9, 12));
+              const body = buffer.subarray(end + 4, end + 4 + length);
+              buffer = buffer.subarray(end + 4 + length);
+              latencies.push(Number(process.hrtime.bigint() - sentAt) / 1e6);
+              if (status === 200) ok++;
+              else {
+                failed++;
+                firstError ??= `${status} ${body.toString()}`;
+              }
+              sendNext();
+            }
+          });
+        }),
+    ),
   );
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  agent.destroy();
   return { ok, failed, seconds, latenciesMs: latencies.sort((a, b) => a - b), firstError };
 }

@@ -85,24 +85,36 @@ async function main(): Promise<void> {
     const rows: string[] = [];
     for (const withDpop of [false, true]) {
       await runLoad(server.url, await prepare(300, withDpop), CONCURRENCY); // warm-up
-      const result = await runLoad(server.url, await prepare(GRANTS, withDpop), CONCURRENCY);
+      const requests = await prepare(GRANTS, withDpop);
+      const cpuBefore = server.cpuMicros();
+      const clientBefore = process.cpuUsage();
+      const result = await runLoad(server.url, requests, CONCURRENCY);
+      const serverCpu = (server.cpuMicros() - cpuBefore) / result.ok;
+      const clientCpuUsage = process.cpuUsage(clientBefore);
+      const clientCpu = (clientCpuUsage.user + clientCpuUsage.system) / result.ok;
       if (result.failed > 0) throw new Error(`${result.failed} grants failed; first: ${result.firstError}`);
       const rate = result.ok / result.seconds;
       const floorUs = f.signUs + f.verifyUs * (withDpop ? 2 : 1);
       const floorRate = 1e6 / floorUs;
       rows.push(
-        `| ${withDpop ? 'private_key_jwt + DPoP' : 'private_key_jwt'} | ${rate.toFixed(0)} | ${percentile(result.latenciesMs, 50).toFixed(2)} | ${percentile(result.latenciesMs, 99).toFixed(2)} | ${floorRate.toFixed(0)} | **${(rate / floorRate).toFixed(2)}×** |`,
+        `| ${withDpop ? 'private_key_jwt + DPoP' : 'private_key_jwt'} | ${rate.toFixed(0)} | ${percentile(result.latenciesMs, 50).toFixed(2)} | ${percentile(result.latenciesMs, 99).toFixed(2)} | ${floorRate.toFixed(0)} | **${(rate / floorRate).toFixed(2)}×** | ${serverCpu.toFixed(0)} | ${floorUs.toFixed(0)} | ${clientCpu.toFixed(0)} |`,
       );
     }
 
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const stat = (name: string) =>
+      Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN);
+    const batches = stat('custos_group_commit_units_count');
     process.stdout.write(
       [
         `token grants: ${GRANTS} per case, ${CONCURRENCY} concurrent connections, custos serve on SQLite (synchronous=FULL, group commit)`,
         `floor: raw node:crypto ES256 sign ${f.signUs.toFixed(1)} µs, verify ${f.verifyUs.toFixed(1)} µs (one core)`,
         '',
-        '| grant | grants/s | p50 ms | p99 ms | floor grants/s | ratio to floor |',
-        '| --- | ---: | ---: | ---: | ---: | ---: |',
+        '| grant | grants/s | p50 ms | p99 ms | floor grants/s | ratio to floor | server CPU µs/grant | floor µs/grant | load-generator CPU µs/grant |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
         ...rows,
+        '',
+        `group commit: ${batches} batches, ${(stat('custos_group_commit_units_sum') / batches).toFixed(1)} units per batch on average, ${((1000 * stat('custos_group_commit_seconds_sum')) / batches).toFixed(2)} ms per durable batch write`,
         '',
       ].join('\n'),
     );

@@ -18,3 +18,4 @@ export type {
   VerifyAccessTokenOptions,
 } from './verify-access-token.js';
 export { verifyAccessToken } from './verify-access-token.js';
+export { jwkThumbprint, keyObjectOf, verifyJwsSignature } from './verify-jws-signature.js';

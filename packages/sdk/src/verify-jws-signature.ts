@@ -1,18 +1,23 @@
-import { constants, type KeyObject, KeyObject as KeyObjectClass, verify } from 'node:crypto';
+import { constants, createHash, type KeyObject, KeyObject as KeyObjectClass, verify } from 'node:crypto';
 
 /** How node:crypto verifies each allowed JWS algorithm (RFC 7518 §3). */
-const PARAMS: Readonly<Record<string, { hash: string | null; dsa?: 'ieee-p1363'; pss?: number }>> = {
-  ES256: { hash: 'sha256', dsa: 'ieee-p1363' },
-  ES384: { hash: 'sha384', dsa: 'ieee-p1363' },
-  ES512: { hash: 'sha512', dsa: 'ieee-p1363' },
-  EdDSA: { hash: null },
-  Ed25519: { hash: null },
-  RS256: { hash: 'sha256' },
-  RS384: { hash: 'sha384' },
-  RS512: { hash: 'sha512' },
-  PS256: { hash: 'sha256', pss: 32 },
-  PS384: { hash: 'sha384', pss: 48 },
-  PS512: { hash: 'sha512', pss: 64 },
+const PARAMS: Readonly<
+  Record<
+    string,
+    { hash: string | null; keys: readonly string[]; curve?: string; dsa?: 'ieee-p1363'; pss?: number }
+  >
+> = {
+  ES256: { hash: 'sha256', keys: ['ec'], curve: 'prime256v1', dsa: 'ieee-p1363' },
+  ES384: { hash: 'sha384', keys: ['ec'], curve: 'secp384r1', dsa: 'ieee-p1363' },
+  ES512: { hash: 'sha512', keys: ['ec'], curve: 'secp521r1', dsa: 'ieee-p1363' },
+  EdDSA: { hash: null, keys: ['ed25519', 'ed448'] },
+  Ed25519: { hash: null, keys: ['ed25519'] },
+  RS256: { hash: 'sha256', keys: ['rsa'] },
+  RS384: { hash: 'sha384', keys: ['rsa'] },
+  RS512: { hash: 'sha512', keys: ['rsa'] },
+  PS256: { hash: 'sha256', keys: ['rsa', 'rsa-pss'], pss: 32 },
+  PS384: { hash: 'sha384', keys: ['rsa', 'rsa-pss'], pss: 48 },
+  PS512: { hash: 'sha512', keys: ['rsa', 'rsa-pss'], pss: 64 },
 };
 
 const keyObjects = new WeakMap<object, KeyObject>();
@@ -38,7 +43,10 @@ export function keyObjectOf(key: object): KeyObject {
 export function verifyJwsSignature(token: string, alg: string, key: KeyObject): boolean {
   const params = PARAMS[alg];
   const dot = token.lastIndexOf('.');
-  if (!params || dot < 0) return false;
+  if (!params || dot < 0 || key.type !== 'public') return false;
+  // INVARIANT: the key fits the algorithm; otherwise e.g. an RSA key would verify an `ES256` token
+  if (!params.keys.includes(key.asymmetricKeyType ?? '')) return false;
+  if (params.curve && key.asymmetricKeyDetails?.namedCurve !== params.curve) return false;
   const data = Buffer.from(token.slice(0, dot));
   const signature = Buffer.from(token.slice(dot + 1), 'base64url');
   try {
@@ -55,4 +63,27 @@ export function verifyJwsSignature(token: string, alg: string, key: KeyObject): 
   } catch {
     return false;
   }
+}
+
+const THUMBPRINT_MEMBERS: Readonly<Record<string, readonly string[]>> = {
+  EC: ['crv', 'kty', 'x', 'y'],
+  OKP: ['crv', 'kty', 'x'],
+  RSA: ['e', 'kty', 'n'],
+};
+
+/**
+ * The RFC 7638 SHA-256 thumbprint of a public JWK, synchronously (jose's is
+ * async through WebCrypto). Returns null for a key type without a defined
+ * member set or with a missing member.
+ */
+export function jwkThumbprint(jwk: Readonly<Record<string, unknown>>): string | null {
+  const members = THUMBPRINT_MEMBERS[String(jwk.kty)];
+  if (!members) return null;
+  const canonical: Record<string, string> = {};
+  for (const member of members) {
+    const value = jwk[member];
+    if (typeof value !== 'string') return null;
+    canonical[member] = value;
+  }
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('base64url');
 }

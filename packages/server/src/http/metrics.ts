@@ -7,6 +7,8 @@ export interface Metrics {
   readonly requests: Counter<'method' | 'route' | 'status'>;
   readonly requestDuration: Histogram<'method' | 'route'>;
   readonly observeStore: QueryObserver;
+  /** Called with each group-commit batch: its number of units and how long the durable write took. */
+  readonly observeBatch: (units: number, seconds: number) => void;
 }
 
 export function createMetrics(): Metrics {
@@ -32,8 +34,24 @@ export function createMetrics(): Metrics {
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
     registers: [registry],
   });
+  const batchUnits = new Histogram({
+    name: 'custos_group_commit_units',
+    help: 'Units written per group-commit batch (one durable commit)',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+    registers: [registry],
+  });
+  const batchSeconds = new Histogram({
+    name: 'custos_group_commit_seconds',
+    help: 'Duration of a group-commit batch write, until durable',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5],
+    registers: [registry],
+  });
   return {
     registry,
+    observeBatch: (units, seconds) => {
+      batchUnits.observe(units);
+      batchSeconds.observe(seconds);
+    },
     requests,
     requestDuration,
     observeStore: (kind, seconds) => storeDuration.observe({ kind }, seconds),

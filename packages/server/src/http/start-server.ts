@@ -100,7 +100,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           maxLifetimeSeconds: config.assertionMaxLifetime,
         },
       ),
-      committer: createGroupCommitter(store),
+      committer: createGroupCommitter(store, { observe: metrics.observeBatch }),
       dpop: {
         maxAgeSeconds: config.dpopMaxAge,
         leewaySeconds: config.clockLeeway,

@@ -7,6 +7,8 @@ export interface Statement {
   /**
    * When set, the unit fails with `code` unless exactly `changes` rows changed
    * (e.g. an `INSERT … ON CONFLICT DO NOTHING` that must insert: a replay).
+   * INVARIANT: on a unit's first statement, an expectation may fail only when
+   * that statement changed nothing, since such a unit runs without a savepoint.
    */
   readonly expect?: { readonly changes: number; readonly code: string };
 }

@@ -26,44 +26,59 @@ export interface GroupCommitter {
  * added latency when idle); units arriving while a batch is being written wait
  * for the next one, so batches grow with load.
  */
-export function createGroupCommitter(store: Store, options: { maxBatch?: number } = {}): GroupCommitter {
+export function createGroupCommitter(
+  store: Store,
+  options: {
+    maxBatch?: number;
+    /**
+     * Batches handed to the writer at once (default 2): while one commits, the
+     * next is already waiting at the writer, so no round trip separates them.
+     */
+    maxInFlight?: number;
+    observe?: (units: number, seconds: number) => void;
+  } = {},
+): GroupCommitter {
   const maxBatch = options.maxBatch ?? 1024;
+  const maxInFlight = options.maxInFlight ?? 2;
   let queue: Pending[] = [];
-  let flushing: Promise<void> | null = null;
+  const inFlight = new Set<Promise<void>>();
 
-  async function flush(): Promise<void> {
-    while (queue.length > 0) {
-      const batch = queue.slice(0, maxBatch);
-      queue = queue.slice(batch.length);
-      try {
-        const outcomes = await store.writeBatch(batch.map((p) => p.unit));
-        batch.forEach((pending, i) => {
-          const outcome = outcomes[i];
-          if (outcome) pending.resolve(outcome);
-          else pending.reject(new Error('INVARIANT: the batch writer lost a unit'));
-        });
-      } catch (error) {
-        for (const pending of batch) pending.reject(error);
-      }
+  async function write(batch: readonly Pending[]): Promise<void> {
+    const started = process.hrtime.bigint();
+    try {
+      const outcomes = await store.writeBatch(batch.map((p) => p.unit));
+      options.observe?.(batch.length, Number(process.hrtime.bigint() - started) / 1e9);
+      batch.forEach((pending, i) => {
+        const outcome = outcomes[i];
+        if (outcome) pending.resolve(outcome);
+        else pending.reject(new Error('INVARIANT: the batch writer lost a unit'));
+      });
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
     }
   }
 
-  function kick(): void {
-    flushing ??= flush().finally(() => {
-      flushing = null;
-      if (queue.length > 0) kick();
-    });
+  function pump(): void {
+    while (inFlight.size < maxInFlight && queue.length > 0) {
+      const batch = queue.slice(0, maxBatch);
+      queue = queue.slice(batch.length);
+      const done: Promise<void> = write(batch).finally(() => {
+        inFlight.delete(done);
+        pump();
+      });
+      inFlight.add(done);
+    }
   }
 
   return {
     submit(unit) {
       return new Promise<UnitOutcome>((resolve, reject) => {
         queue.push({ unit, resolve, reject });
-        kick();
+        pump();
       });
     },
     async drain() {
-      while (flushing) await flushing;
+      while (inFlight.size > 0) await Promise.all([...inFlight]);
     },
   };
 }

@@ -206,11 +206,12 @@ export function sqlRepositories(ex: SqlExecutor, forUpdate: string): Repositorie
     return rows.map((r) => toAgent(r, tags.get(r.id) ?? {}));
   }
 
-  async function getAgent(id: string, lock = false): Promise<AgentRecord | null> {
+  async function getAgent(id: string, lock = false, withTagsToo = true): Promise<AgentRecord | null> {
     const rows = await ex.all<AgentRow>(
       `${SELECT_AGENT} WHERE a.id = $1${lock ? forUpdate.replace('UPDATE', 'UPDATE OF a') : ''}`,
       [id],
     );
+    if (!withTagsToo) return rows[0] ? toAgent(rows[0], {}) : null;
     return (await withTags(rows))[0] ?? null;
   }
 
@@ -313,7 +314,7 @@ export function sqlRepositories(ex: SqlExecutor, forUpdate: string): Repositorie
         );
         await writeTags(a.id, a.tags);
       },
-      get: (id, options) => getAgent(id, options?.lock ?? false),
+      get: (id, options) => getAgent(id, options?.lock ?? false, options?.tags ?? true),
       async list(filter) {
         const where = new Where();
         const after = cursorKey(filter);

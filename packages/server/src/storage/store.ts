@@ -98,8 +98,11 @@ export interface Repositories {
   };
   readonly agents: {
     insert(agent: Omit<AgentRecord, 'ownerEmail'>): Promise<void>;
-    /** `lock` takes a row lock until the transaction ends (PostgreSQL; SQLite transactions are serial). */
-    get(id: string, options?: { lock?: boolean }): Promise<AgentRecord | null>;
+    /**
+     * `lock` takes a row lock until the transaction ends (PostgreSQL; SQLite
+     * transactions are serial). `tags: false` skips reading tags (returned as `{}`).
+     */
+    get(id: string, options?: { lock?: boolean; tags?: boolean }): Promise<AgentRecord | null>;
     list(filter: AgentFilter): Promise<Page<AgentRecord>>;
     update(id: string, patch: AgentPatch, at: number): Promise<AgentRecord | null>;
     transition(

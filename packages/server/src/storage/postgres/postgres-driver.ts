@@ -84,7 +84,8 @@ export async function openPostgresDriver(url: string, observe?: QueryObserver): 
       await client.query('BEGIN');
       const outcomes: UnitOutcome[] = [];
       for (const unit of units) {
-        await client.query('SAVEPOINT unit');
+        const guarded = unit.statements.some((st, i) => i > 0 && st.expect !== undefined);
+        if (guarded) await client.query('SAVEPOINT unit');
         let failed: UnitOutcome | null = null;
         const rows: Record<string, unknown>[][] = [];
         for (const [i, statement] of unit.statements.entries()) {
@@ -95,8 +96,10 @@ export async function openPostgresDriver(url: string, observe?: QueryObserver): 
             break;
           }
         }
-        if (failed) await client.query('ROLLBACK TO SAVEPOINT unit');
-        await client.query('RELEASE SAVEPOINT unit');
+        if (guarded) {
+          if (failed) await client.query('ROLLBACK TO SAVEPOINT unit');
+          await client.query('RELEASE SAVEPOINT unit');
+        }
         outcomes.push(failed ?? { ok: true, rows });
       }
       await client.query('COMMIT');

@@ -25,10 +25,14 @@ export function runBatch(db: Database.Database, units: readonly BatchUnit[]): Un
     return stmt;
   };
   const outcomes: UnitOutcome[] = [];
+  const noParams = {};
   db.exec('BEGIN IMMEDIATE');
   try {
     for (const unit of units) {
-      db.exec('SAVEPOINT unit');
+      // A savepoint is needed only when a later statement's expectation could
+      // fail after earlier writes of the unit; prepared, it costs microseconds.
+      const guarded = unit.statements.some((st, i) => i > 0 && st.expect !== undefined);
+      if (guarded) prepare('SAVEPOINT unit').run(noParams);
       let failed: UnitOutcome | null = null;
       const rows: Record<string, unknown>[][] = [];
       for (const [i, statement] of unit.statements.entries()) {
@@ -47,8 +51,10 @@ export function runBatch(db: Database.Database, units: readonly BatchUnit[]): Un
           break;
         }
       }
-      if (failed) db.exec('ROLLBACK TO unit');
-      db.exec('RELEASE unit');
+      if (guarded) {
+        if (failed) prepare('ROLLBACK TO unit').run(noParams);
+        prepare('RELEASE unit').run(noParams);
+      }
       outcomes.push(failed ?? { ok: true, rows });
     }
     db.exec('COMMIT');

@@ -3,15 +3,22 @@ import type { BatchUnit, BatchWriter, UnitOutcome } from '../batch.js';
 
 type Reply = { id: number; outcomes?: UnitOutcome[]; error?: string } | { closed: true };
 
-// Under tsx (tests) this module is the .ts source and so is its sibling worker.
-const WORKER = new URL(
-  import.meta.url.endsWith('.ts') ? './batch-worker.ts' : './batch-worker.js',
-  import.meta.url,
-);
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const WORKER = new URL(FROM_SOURCE ? './batch-worker.ts' : './batch-worker.js', import.meta.url);
+
+/**
+ * Under tsx (tests, benchmarks) this module runs from its .ts source; loader
+ * hooks do not reach worker threads, so the worker registers tsx itself first.
+ */
+function startWorker(path: string): Worker {
+  if (!FROM_SOURCE) return new Worker(WORKER, { workerData: { path } });
+  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER.href)}); })`;
+  return new Worker(boot, { eval: true, workerData: { path } });
+}
 
 /** A {@link BatchWriter} over a SQLite file, writing on a worker thread. */
 export function openSqliteBatchWriter(path: string): BatchWriter {
-  const worker = new Worker(WORKER, { workerData: { path } });
+  const worker = startWorker(path);
   worker.unref();
   const pending = new Map<number, { resolve(o: UnitOutcome[]): void; reject(e: Error): void }>();
   let nextId = 1;

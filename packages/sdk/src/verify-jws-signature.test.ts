@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { jwkThumbprint, keyObjectOf, verifyJwsSignature } from './verify-jws-signature.js';
+
+describe('verifyJwsSignature / jwkThumbprint', () => {
+  for (const alg of ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'] as const) {
+    it(`verifies ${alg} signatures made by jose and refuses any change`, async () => {
+      const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+      const token = await new SignJWT({ a: 1 }).setProtectedHeader({ alg }).sign(privateKey);
+      const key = keyObjectOf(publicKey);
+      assert.equal(verifyJwsSignature(token, alg, key), true);
+      assert.equal(verifyJwsSignature(token, 'HS256', key), false);
+      const other = alg === 'ES256' ? 'ES384' : 'ES256';
+      assert.equal(verifyJwsSignature(token, other, key), false);
+      const dot = token.lastIndexOf('.');
+      fc.assert(
+        fc.property(fc.nat(), fc.integer({ min: 1, max: 255 }), (pos, flip) => {
+          const sig = Buffer.from(token.slice(dot + 1), 'base64url');
+          const i = pos % sig.length;
+          sig[i] = (sig[i] as number) ^ flip;
+          return !verifyJwsSignature(`${token.slice(0, dot)}.${sig.toString('base64url')}`, alg, key);
+        }),
+        { numRuns: 50 },
+      );
+      assert.equal(verifyJwsSignature(`${token.slice(0, 10)}x${token.slice(11)}`, alg, key), false);
+      const jwk = await exportJWK(publicKey);
+      assert.equal(jwkThumbprint(jwk as Record<string, unknown>), await calculateJwkThumbprint(jwk));
+    });
+  }
+
+  it('has no thumbprint for unknown or incomplete keys', () => {
+    assert.equal(jwkThumbprint({ kty: 'oct', k: 'x' }), null);
+    assert.equal(jwkThumbprint({ kty: 'EC', crv: 'P-256', x: 'a' }), null);
+  });
+});

@@ -1,0 +1,23 @@
+import type { JWTPayload } from 'jose';
+import { OAuthError } from './oauth-error.js';
+
+/**
+ * RFC 7519 time checks of a signature-verified JWT, with leeway: `exp` required
+ * and not passed, `nbf` and `iat` (when present) not in the future.
+ */
+export function checkTimeClaims(
+  claims: JWTPayload,
+  nowMs: number,
+  leewaySeconds: number,
+  what: string,
+): void {
+  const now = nowMs / 1000;
+  if (typeof claims.exp !== 'number') throw new OAuthError('invalid_client', `${what} has no \`exp\``);
+  if (claims.exp <= now - leewaySeconds) throw new OAuthError('invalid_client', `${what} has expired`);
+  if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf > now + leewaySeconds)) {
+    throw new OAuthError('invalid_client', `${what} is not yet valid (\`nbf\` is in the future)`);
+  }
+  if (claims.iat !== undefined && (typeof claims.iat !== 'number' || claims.iat > now + leewaySeconds)) {
+    throw new OAuthError('invalid_client', `${what} \`iat\` is in the future`);
+  }
+}
