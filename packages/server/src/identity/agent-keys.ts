@@ -110,6 +110,7 @@ export async function addAgentKey(
       }
       throw error;
     }
+    await tx.notify({ topic: 'agent_key', id: agentId });
     await recordAuditEvent(tx, deps.clock, actor, {
       action: 'agent_key.add',
       target: { type: 'agent', id: agentId },
@@ -146,6 +147,7 @@ export async function revokeAgentKey(
     if (!existing) throw notFound('key', kid);
     const revoked = await tx.agentKeys.revoke(agentId, kid, deps.clock.now());
     if (!revoked) throw new CustosError('invalid_transition', `key \`${kid}\` is already revoked`);
+    await tx.notify({ topic: 'agent_key', id: agentId });
     await recordAuditEvent(tx, deps.clock, actor, {
       action: 'agent_key.revoke',
       target: { type: 'agent', id: agentId },

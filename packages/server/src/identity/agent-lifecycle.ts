@@ -42,6 +42,7 @@ export async function transitionAgent(
     const at = deps.clock.now();
     const after = await tx.agents.transition(id, rule.from, rule.to, reason, at);
     if (!after) throw refuse((await tx.agents.get(id))?.status ?? before.status);
+    await tx.notify({ topic: 'agent', id });
     await tx.agents.addStatusChange({
       agentId: id,
       at,

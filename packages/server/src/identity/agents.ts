@@ -228,6 +228,7 @@ export async function updateAgent(
       throw error;
     }
     if (!after) throw notFound('agent', id);
+    await tx.notify({ topic: 'agent', id });
     await recordAuditEvent(tx, deps.clock, actor, {
       action: 'agent.update',
       target: { type: 'agent', id },

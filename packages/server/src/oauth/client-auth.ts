@@ -12,6 +12,7 @@ import {
 } from 'jose';
 import type { Clock } from '../core/index.js';
 import type { AgentRecord, FederatedIssuerRecord, Store } from '../storage/index.js';
+import { AuthCache } from './auth-cache.js';
 import { checkTimeClaims } from './jwt-claims.js';
 import { OAuthError } from './oauth-error.js';
 
@@ -63,10 +64,14 @@ export class ClientAuthenticator {
   private readonly keyCache = new Map<string, KeyObject>();
   private readonly remoteSets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
 
+  private readonly cache: AuthCache;
+
   constructor(
     private readonly deps: { store: Store; clock: Clock },
     private readonly settings: ClientAuthSettings,
-  ) {}
+  ) {
+    this.cache = new AuthCache(deps.store);
+  }
 
   /**
    * Validates an assertion and the agent it names. Checks, in order: algorithm
@@ -103,7 +108,7 @@ export class ClientAuthenticator {
     const keys =
       header.kid === undefined
         ? (await this.deps.store.agentKeys.list(agent.id)).filter((k) => k.alg === header.alg)
-        : [await this.deps.store.agentKeys.get(agent.id, header.kid)].filter((k) => k !== null);
+        : [await this.cache.agentKey(agent.id, header.kid)].filter((k) => k !== null);
     if (keys.length === 0) {
       throw invalidClient(
         header.kid === undefined
@@ -179,7 +184,7 @@ export class ClientAuthenticator {
   }
 
   private async activeAgent(id: string): Promise<AgentRecord> {
-    const agent = AGENT_ID.test(id) ? await this.deps.store.agents.get(id, { tags: false }) : null;
+    const agent = AGENT_ID.test(id) ? await this.cache.agent(id) : null;
     if (!agent) throw invalidClient('unknown client');
     if (agent.status !== 'active') throw invalidClient(`client is ${agent.status}`);
     if (agent.expiresAt <= this.deps.clock.now()) throw invalidClient('client has expired');

@@ -59,6 +59,7 @@ export async function addFederatedIssuer(
       }
       throw error;
     }
+    await tx.notify({ topic: 'federation', id: record.id });
     await recordAuditEvent(tx, deps.clock, actor, {
       action: 'federation.add',
       target: { type: 'federated_issuer', id: record.id },
@@ -86,6 +87,7 @@ export async function removeFederatedIssuer(deps: IdentityDeps, actor: Actor, id
   requireAdmin(actor, 'remove workload issuers');
   await deps.store.transaction(async (tx) => {
     if (!(await tx.federatedIssuers.delete(id))) throw notFound('federated issuer', id);
+    await tx.notify({ topic: 'federation', id });
     await recordAuditEvent(tx, deps.clock, actor, {
       action: 'federation.remove',
       target: { type: 'federated_issuer', id },

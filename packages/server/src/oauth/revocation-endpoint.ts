@@ -56,6 +56,7 @@ export async function handleRevocation(
   if (!record) return { status: 200, body: {} };
   await deps.store.transaction(async (tx) => {
     if (await tx.issuedTokens.revoke(jti as string, deps.clock.now())) {
+      await tx.notify({ topic: 'token', id: jti as string });
       await recordAuditEvent(tx, deps.clock, actor, {
         action: 'token.revoke',
         target: { type: 'agent', id: record.agentId },

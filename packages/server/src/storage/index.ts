@@ -1,4 +1,6 @@
 export type { BatchUnit, Statement, UnitOutcome } from './batch.js';
+export type { Change, ChangeFeed } from './change-feed.js';
+export { RESET } from './change-feed.js';
 export type { GroupCommitter } from './group-commit.js';
 export { createGroupCommitter } from './group-commit.js';
 export type { DatabaseUrl, OpenStoreOptions } from './open-store.js';

@@ -1,3 +1,4 @@
+import type { Change } from './change-feed.js';
 import { migrate, migrationStatus } from './migrate.js';
 import { openPostgresDriver } from './postgres/postgres-driver.js';
 import type { QueryObserver, SqlDriver } from './sql-driver.js';
@@ -27,11 +28,17 @@ export function storeOver(driver: SqlDriver): Store {
   return {
     dialect: driver.dialect,
     ...sqlRepositories(driver.exec, driver.forUpdate),
-    transaction: (fn) =>
-      driver.transaction((ex) => {
+    changes: driver.changes,
+    transaction: async (fn) => {
+      const announced: Change[] = [];
+      const result = await driver.transaction((ex) => {
         let depth = 0;
         return fn({
           ...sqlRepositories(ex, driver.forUpdate),
+          async notify(change) {
+            await driver.notify(ex, change);
+            announced.push(change);
+          },
           async savepoint(unit) {
             const name = `sp_${++depth}`;
             await ex.write(`SAVEPOINT ${name}`);
@@ -46,7 +53,11 @@ export function storeOver(driver: SqlDriver): Store {
             }
           },
         });
-      }),
+      });
+      // committed: tell this process's caches now (other processes hear the NOTIFY)
+      driver.changes.deliverLocal(announced);
+      return result;
+    },
     writeBatch: (units) => driver.writeBatch(units),
     ping: async () => {
       await driver.exec.all('SELECT 1 AS ok');

@@ -1,4 +1,5 @@
 import type { BatchUnit, UnitOutcome } from './batch.js';
+import type { Change, ChangeFeed } from './change-feed.js';
 
 /** Values a query parameter may hold; booleans are stored as 0/1 by callers. */
 export type SqlValue = string | number | null;
@@ -23,6 +24,10 @@ export interface SqlDriver {
   transaction<T>(fn: (ex: SqlExecutor) => Promise<T>): Promise<T>;
   /** Runs a multi-statement script (migrations) inside a transaction. */
   script(ex: SqlExecutor, sql: string): Promise<void>;
+  /** Committed changes, for caches; see `change-feed.ts`. */
+  readonly changes: ChangeFeed;
+  /** Announces a change from inside a transaction (PostgreSQL `NOTIFY`, delivered at commit); a no-op where all is local. */
+  notify(ex: SqlExecutor, change: Change): Promise<void>;
   /** Group-commit writes (see {@link BatchWriter}); the driver owns and closes it. */
   writeBatch(units: readonly BatchUnit[]): Promise<readonly UnitOutcome[]>;
   /** Serialises concurrent migrators (several nodes starting at once). */

@@ -262,6 +262,46 @@ for (const dialect of DIALECTS) {
       );
     });
 
+    it('announces committed changes to subscribers, and never rolled-back ones', async () => {
+      const seen: string[] = [];
+      const unsubscribe = store.changes.subscribe((c) => seen.push(`${c.topic}:${c.id}`));
+      try {
+        await store.transaction(async (tx) => {
+          await tx.notify({ topic: 'agent', id: 'agt_committed' });
+        });
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            await tx.notify({ topic: 'agent', id: 'agt_rolled_back' });
+            throw new Error('boom');
+          }),
+        );
+        // this process hears its own change at commit, before transaction() resolves
+        assert.ok(seen.includes('agent:agt_committed'));
+        if (dialect === 'postgres') {
+          // a second process sharing the database hears it through LISTEN/NOTIFY
+          const other = await openStore(db.url);
+          try {
+            const heard = new Promise<string>((resolve) =>
+              other.changes.subscribe((c) => {
+                if (c.id !== '*') resolve(`${c.topic}:${c.id}`);
+              }),
+            );
+            await store.transaction((tx) => tx.notify({ topic: 'agent_key', id: 'agt_remote' }));
+            const timeout = new Promise<string>((_, reject) =>
+              setTimeout(() => reject(new Error('no notification within 1 s')), 1000).unref(),
+            );
+            assert.equal(await Promise.race([heard, timeout]), 'agent_key:agt_remote');
+          } finally {
+            await other.close();
+          }
+        }
+        await new Promise((r) => setTimeout(r, 50));
+        assert.ok(!seen.includes('agent:agt_rolled_back'));
+      } finally {
+        unsubscribe();
+      }
+    });
+
     it('appends audit events with increasing sequence numbers and filters them', async () => {
       const seqs: number[] = [];
       for (let i = 0; i < 3; i++) {

@@ -1,4 +1,5 @@
 import type { BatchUnit, UnitOutcome } from './batch.js';
+import type { Change, ChangeFeed } from './change-feed.js';
 import type {
   AdminTokenRecord,
   AgentKeyRecord,
@@ -178,6 +179,11 @@ export interface Repositories {
 
 /** The repositories inside a transaction, plus savepoints to isolate one unit of work. */
 export interface TxRepositories extends Repositories {
+  /**
+   * Announces a change to caches in every process, exactly when (and only if)
+   * this transaction commits.
+   */
+  notify(change: Change): Promise<void>;
   /** Runs `fn` in a savepoint: when it throws, only its own writes are undone and the transaction goes on. */
   savepoint<T>(fn: () => Promise<T>): Promise<T>;
 }
@@ -191,6 +197,8 @@ export interface Store extends Repositories {
   readonly dialect: 'sqlite' | 'postgres';
   /** Runs `fn` in one transaction; commits when it resolves, rolls back when it throws. */
   transaction<T>(fn: (tx: TxRepositories) => Promise<T>): Promise<T>;
+  /** Committed changes, for caches (see `change-feed.ts`). */
+  readonly changes: ChangeFeed;
   /** Group-commit writes: one durable commit for many units (see `batch.ts`). */
   writeBatch(units: readonly BatchUnit[]): Promise<readonly UnitOutcome[]>;
   /** Throws when the database cannot be reached. */

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { BatchUnit, UnitOutcome } from '../batch.js';
+import { changeChannel, NOTIFY_SQL, postgresChangeFeed } from '../change-feed.js';
 import type { QueryObserver, SqlDriver, SqlExecutor, SqlValue } from '../sql-driver.js';
 import { UniqueViolation } from '../store.js';
 
@@ -27,7 +28,11 @@ export function parsePostgresUrl(url: string): { connectionString: string; schem
  * repositories get their guarantees from unique indexes, conditional updates and
  * `FOR UPDATE` row locks rather than from a stricter isolation level.
  */
-export async function openPostgresDriver(url: string, observe?: QueryObserver): Promise<SqlDriver> {
+export async function openPostgresDriver(
+  url: string,
+  observe?: QueryObserver,
+  onFeedError: (error: unknown) => void = () => undefined,
+): Promise<SqlDriver> {
   const { connectionString, schema } = parsePostgresUrl(url);
   const types = {
     getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
@@ -114,8 +119,15 @@ export async function openPostgresDriver(url: string, observe?: QueryObserver): 
     }
   }
 
+  const changes = await postgresChangeFeed({ connectionString, schema }, onFeedError);
+  const channel = changeChannel(schema);
+
   return {
     dialect: 'postgres',
+    changes,
+    notify: async (ex, change) => {
+      await ex.all(NOTIFY_SQL, [channel, JSON.stringify(change)]);
+    },
     writeBatch,
     forUpdate: ' FOR UPDATE',
     exec: executor(pool),
@@ -144,6 +156,9 @@ export async function openPostgresDriver(url: string, observe?: QueryObserver): 
     lockForMigration: async (ex) => {
       await ex.all('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
     },
-    close: () => pool.end(),
+    close: async () => {
+      await changes.close();
+      await pool.end();
+    },
   };
 }

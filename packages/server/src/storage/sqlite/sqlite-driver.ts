@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import type { BatchWriter } from '../batch.js';
+import { localChangeFeed } from '../change-feed.js';
 import type { QueryObserver, SqlDriver, SqlExecutor, SqlValue } from '../sql-driver.js';
 import { UniqueViolation } from '../store.js';
 import { openSqliteBatchWriter } from './sqlite-batch-writer.js';
@@ -106,8 +107,14 @@ export function openSqliteDriver(path: string, observe?: QueryObserver): SqlDriv
 
   let batchWriter: BatchWriter | null = null;
 
+  const changes = localChangeFeed();
+
   return {
     dialect: 'sqlite',
+    changes,
+    notify: async () => {
+      // single process: the store delivers changes locally after commit
+    },
     writeBatch: (units) => {
       batchWriter ??= openSqliteBatchWriter(path);
       return batchWriter.write(units);
@@ -127,6 +134,7 @@ export function openSqliteDriver(path: string, observe?: QueryObserver): SqlDriv
       // BEGIN IMMEDIATE already holds SQLite's single write lock
     },
     close: async () => {
+      await changes.close();
       await batchWriter?.close();
       await withWriteLock(async () => {
         reader.close();
