@@ -1,7 +1,15 @@
+import type { AuditEventInput } from './records.js';
 import type { SqlValue } from './sql-driver.js';
 
-/** One SQL write of a batch unit. */
-export interface Statement {
+/** One write of a batch unit: plain SQL, or an audit event appended to the hash chain. */
+export type Statement = SqlStatement | AuditAppend;
+
+/** An audit event; the writer gives it the next sequence number and links it into the chain. */
+export interface AuditAppend {
+  readonly audit: AuditEventInput;
+}
+
+export interface SqlStatement {
   readonly sql: string;
   readonly params: readonly SqlValue[];
   /**

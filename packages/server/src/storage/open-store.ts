@@ -25,9 +25,16 @@ async function openDriver(url: DatabaseUrl, observe?: QueryObserver): Promise<Sq
 
 /** Builds a {@link Store} over an open driver. */
 export function storeOver(driver: SqlDriver): Store {
+  const outside = sqlRepositories(driver.exec, driver.forUpdate);
   return {
     dialect: driver.dialect,
-    ...sqlRepositories(driver.exec, driver.forUpdate),
+    ...outside,
+    // appending reads and advances the chain head: always in a transaction of its own
+    audit: {
+      ...outside.audit,
+      append: (event) =>
+        driver.transaction((ex) => sqlRepositories(ex, driver.forUpdate).audit.append(event)),
+    },
     changes: driver.changes,
     transaction: async (fn) => {
       const announced: Change[] = [];

@@ -85,6 +85,9 @@ export interface AuditEventInput {
 
 export interface AuditEventRecord extends AuditEventInput {
   readonly seq: number;
+  /** Null only for events written before the hash chain existed. */
+  readonly prevHash: string | null;
+  readonly hash: string | null;
 }
 
 /** A page of results; `nextCursor` is null on the last page. */

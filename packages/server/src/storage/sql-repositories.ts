@@ -1,4 +1,5 @@
 import { CustosError, newId } from '../core/index.js';
+import { link } from './audit-chain.js';
 import { decodeCursor, likePattern, toPage } from './pagination.js';
 import type {
   AdminTokenRecord,
@@ -10,7 +11,7 @@ import type {
 } from './records.js';
 import type { SqlExecutor, SqlValue } from './sql-driver.js';
 import { oauthRepositories } from './sql-oauth-repositories.js';
-import { auditEventStatement } from './statements.js';
+import { chainedEventParams, SQL, selectAuditHead } from './statements.js';
 import type { PageRequest, Repositories } from './store.js';
 
 /** Collects a WHERE clause and its `$n` parameters. */
@@ -145,6 +146,8 @@ type AuditRow = {
   outcome: AuditEventRecord['outcome'];
   reason: string | null;
   details: string;
+  prev_hash: string | null;
+  hash: string | null;
 };
 const toAudit = (r: AuditRow): AuditEventRecord => ({
   seq: Number(r.seq),
@@ -159,6 +162,8 @@ const toAudit = (r: AuditRow): AuditEventRecord => ({
   outcome: r.outcome,
   reason: r.reason,
   details: JSON.parse(r.details) as Record<string, unknown>,
+  prevHash: r.prev_hash,
+  hash: r.hash,
 });
 
 const AGENT_COLUMNS =
@@ -457,9 +462,14 @@ export function sqlRepositories(ex: SqlExecutor, forUpdate: string): Repositorie
 
     audit: {
       async append(e) {
-        const { sql, params } = auditEventStatement(e);
-        const { rows } = await ex.write<{ seq: number }>(sql, params);
-        return Number(rows[0]?.seq);
+        // INVARIANT: reading and advancing the head in this transaction (locked on
+        // PostgreSQL, serial on SQLite) makes this the chain's only appender until commit
+        const [head] = await ex.all<{ seq: number; hash: string }>(selectAuditHead(forUpdate));
+        if (!head) throw new Error('INVARIANT: the audit head row is missing');
+        const chained = link({ seq: Number(head.seq), hash: head.hash }, e);
+        await ex.write(SQL.appendAuditEvent, chainedEventParams(e, chained));
+        await ex.write(SQL.updateAuditHead, [chained.seq, chained.hash]);
+        return chained.seq;
       },
       async list(filter) {
         const where = new Where();

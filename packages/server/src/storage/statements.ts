@@ -1,5 +1,7 @@
-import type { Statement } from './batch.js';
+import type { ChainedEvent } from './audit-chain.js';
+import type { SqlStatement, Statement } from './batch.js';
 import type { AuditEventInput, IssuedTokenRecord } from './records.js';
+import type { SqlValue } from './sql-driver.js';
 
 /**
  * Writes as data, for group commit (`BatchUnit`s). The repositories run the
@@ -11,16 +13,17 @@ export const SQL = {
     'INSERT INTO used_jtis (scope, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT (scope, jti) DO NOTHING',
   insertIssuedToken: `INSERT INTO issued_tokens (jti, agent_id, credential, issued_at, expires_at, revoked_at)
     VALUES ($1, $2, $3, $4, $5, $6)`,
-  appendAuditEvent: `INSERT INTO audit_events (id, at, request_id, actor_type, actor_id, action, target_type, target_id, outcome, reason, details)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq`,
+  appendAuditEvent: `INSERT INTO audit_events (seq, id, at, request_id, actor_type, actor_id, action, target_type, target_id, outcome, reason, details, prev_hash, hash)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+  updateAuditHead: 'UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1',
 } as const;
 
 /** Records a single-use identifier; the unit fails with `code` if it was already used. */
-export function claimJtiStatement(scope: string, jti: string, expiresAt: number, code: string): Statement {
+export function claimJtiStatement(scope: string, jti: string, expiresAt: number, code: string): SqlStatement {
   return { sql: SQL.claimJti, params: [scope, jti, expiresAt], expect: { changes: 1, code } };
 }
 
-export function issuedTokenStatement(t: IssuedTokenRecord): Statement {
+export function issuedTokenStatement(t: IssuedTokenRecord): SqlStatement {
   return {
     sql: SQL.insertIssuedToken,
     params: [t.jti, t.agentId, t.credential, t.issuedAt, t.expiresAt, t.revokedAt],
@@ -28,20 +31,29 @@ export function issuedTokenStatement(t: IssuedTokenRecord): Statement {
 }
 
 export function auditEventStatement(e: AuditEventInput): Statement {
-  return {
-    sql: SQL.appendAuditEvent,
-    params: [
-      e.id,
-      e.at,
-      e.requestId,
-      e.actorType,
-      e.actorId,
-      e.action,
-      e.targetType,
-      e.targetId,
-      e.outcome,
-      e.reason,
-      JSON.stringify(e.details),
-    ],
-  };
+  return { audit: e };
+}
+
+/** The chain head, locked until the transaction ends where the dialect needs it. */
+export const selectAuditHead = (forUpdate: string) =>
+  `SELECT seq, hash FROM audit_head WHERE id = 1${forUpdate}`;
+
+/** The insert of one chained event. */
+export function chainedEventParams(e: AuditEventInput, chained: ChainedEvent): SqlValue[] {
+  return [
+    chained.seq,
+    e.id,
+    e.at,
+    e.requestId,
+    e.actorType,
+    e.actorId,
+    e.action,
+    e.targetType,
+    e.targetId,
+    e.outcome,
+    e.reason,
+    JSON.stringify(e.details),
+    chained.prevHash,
+    chained.hash,
+  ];
 }

@@ -1,8 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../../test/support/databases.js';
+import { readAllEvents, verifyChain } from '../audit/index.js';
 import { newId } from '../core/index.js';
-import { migrateDatabase, openStore, type Store, UniqueViolation } from './index.js';
+import {
+  auditEventStatement,
+  claimJtiStatement,
+  migrateDatabase,
+  openStore,
+  type Store,
+  UniqueViolation,
+} from './index.js';
 import type { AgentRecord, UserRecord } from './records.js';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -300,6 +308,46 @@ for (const dialect of DIALECTS) {
       } finally {
         unsubscribe();
       }
+    });
+
+    it('keeps one verifying hash chain across concurrent transactions and group-commit batches', async () => {
+      const input = (n: number) => ({
+        id: newId('evt', T0),
+        at: T0 + n,
+        requestId: null,
+        actorType: 'system',
+        actorId: 'test',
+        action: 'chain.test',
+        targetType: null,
+        targetId: null,
+        outcome: 'success' as const,
+        reason: null,
+        details: { n },
+      });
+      await Promise.all([
+        ...Array.from({ length: 10 }, (_, n) => store.transaction((tx) => tx.audit.append(input(n)))),
+        ...Array.from({ length: 5 }, (_, n) =>
+          store.writeBatch([
+            { statements: [auditEventStatement(input(100 + n)), auditEventStatement(input(200 + n))] },
+            // a failing unit takes its audit event back with it: no gap, no fork
+            {
+              statements: [
+                auditEventStatement(input(300 + n)),
+                claimJtiStatement('chain', 'same', T0 + 1000, 'replayed'),
+                claimJtiStatement('chain', 'same', T0 + 1000, 'replayed'),
+              ],
+            },
+          ]),
+        ),
+      ]);
+      const report = await verifyChain(readAllEvents(store));
+      assert.equal(report.ok, true, JSON.stringify(report));
+      const seqs: number[] = [];
+      for await (const e of readAllEvents(store)) seqs.push(e.seq);
+      assert.deepEqual(
+        seqs,
+        Array.from({ length: seqs.length }, (_, i) => (seqs[0] as number) + i),
+      );
     });
 
     it('appends audit events with increasing sequence numbers and filters them', async () => {

@@ -1,7 +1,9 @@
 import pg from 'pg';
+import { type ChainHead, link } from '../audit-chain.js';
 import type { BatchUnit, UnitOutcome } from '../batch.js';
 import { changeChannel, NOTIFY_SQL, postgresChangeFeed } from '../change-feed.js';
 import type { QueryObserver, SqlDriver, SqlExecutor, SqlValue } from '../sql-driver.js';
+import { chainedEventParams, SQL, selectAuditHead } from '../statements.js';
 import { UniqueViolation } from '../store.js';
 
 const INT8_OID = 20;
@@ -88,12 +90,28 @@ export async function openPostgresDriver(
     try {
       await client.query('BEGIN');
       const outcomes: UnitOutcome[] = [];
+      const chains = units.some((u) => u.statements.some((st) => 'audit' in st));
+      const headRow = chains
+        ? ((await client.query(selectAuditHead(' FOR UPDATE'))).rows[0] as
+            | { seq: number; hash: string }
+            | undefined)
+        : null;
+      if (chains && !headRow) throw new Error('INVARIANT: the audit head row is missing');
+      let head: ChainHead | null = headRow ? { seq: Number(headRow.seq), hash: headRow.hash } : null;
       for (const unit of units) {
-        const guarded = unit.statements.some((st, i) => i > 0 && st.expect !== undefined);
+        const headBefore = head;
+        const guarded = unit.statements.some((st, i) => i > 0 && 'expect' in st && st.expect !== undefined);
         if (guarded) await client.query('SAVEPOINT unit');
         let failed: UnitOutcome | null = null;
         const rows: Record<string, unknown>[][] = [];
         for (const [i, statement] of unit.statements.entries()) {
+          if ('audit' in statement) {
+            const chained = link(head as ChainHead, statement.audit);
+            await client.query(SQL.appendAuditEvent, chainedEventParams(statement.audit, chained));
+            head = { seq: chained.seq, hash: chained.hash };
+            rows.push([{ seq: chained.seq }]);
+            continue;
+          }
           const result = await client.query(statement.sql, statement.params as SqlValue[]);
           rows.push(result.rows as Record<string, unknown>[]);
           if (statement.expect && (result.rowCount ?? 0) !== statement.expect.changes) {
@@ -105,8 +123,11 @@ export async function openPostgresDriver(
           if (failed) await client.query('ROLLBACK TO SAVEPOINT unit');
           await client.query('RELEASE SAVEPOINT unit');
         }
+        if (failed) head = headBefore;
         outcomes.push(failed ?? { ok: true, rows });
       }
+      if (head && headRow && head.seq !== Number(headRow.seq))
+        await client.query(SQL.updateAuditHead, [head.seq, head.hash]);
       await client.query('COMMIT');
       return outcomes;
     } catch (error) {

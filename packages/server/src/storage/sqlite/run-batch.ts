@@ -1,6 +1,8 @@
 import type Database from 'better-sqlite3';
+import { type ChainHead, link } from '../audit-chain.js';
 import type { BatchUnit, UnitOutcome } from '../batch.js';
 import type { SqlValue } from '../sql-driver.js';
+import { chainedEventParams, SQL, selectAuditHead } from '../statements.js';
 
 function named(params: readonly SqlValue[]): Record<number, SqlValue> {
   const out: Record<number, SqlValue> = {};
@@ -28,14 +30,28 @@ export function runBatch(db: Database.Database, units: readonly BatchUnit[]): Un
   const noParams = {};
   db.exec('BEGIN IMMEDIATE');
   try {
+    const chains = units.some((u) => u.statements.some((st) => 'audit' in st));
+    const headRow = chains
+      ? (prepare(selectAuditHead('')).get(noParams) as { seq: number; hash: string } | undefined)
+      : null;
+    if (chains && !headRow) throw new Error('INVARIANT: the audit head row is missing');
+    let head: ChainHead | null = headRow ? { seq: Number(headRow.seq), hash: headRow.hash } : null;
     for (const unit of units) {
+      const headBefore = head;
       // A savepoint is needed only when a later statement's expectation could
       // fail after earlier writes of the unit; prepared, it costs microseconds.
-      const guarded = unit.statements.some((st, i) => i > 0 && st.expect !== undefined);
+      const guarded = unit.statements.some((st, i) => i > 0 && 'expect' in st && st.expect !== undefined);
       if (guarded) prepare('SAVEPOINT unit').run(noParams);
       let failed: UnitOutcome | null = null;
       const rows: Record<string, unknown>[][] = [];
       for (const [i, statement] of unit.statements.entries()) {
+        if ('audit' in statement) {
+          const chained = link(head as ChainHead, statement.audit);
+          prepare(SQL.appendAuditEvent).run(named(chainedEventParams(statement.audit, chained)));
+          head = { seq: chained.seq, hash: chained.hash };
+          rows.push([{ seq: chained.seq }]);
+          continue;
+        }
         const stmt = prepare(statement.sql);
         let changes: number;
         if (stmt.reader) {
@@ -55,8 +71,12 @@ export function runBatch(db: Database.Database, units: readonly BatchUnit[]): Un
         if (failed) prepare('ROLLBACK TO unit').run(noParams);
         prepare('RELEASE unit').run(noParams);
       }
+      // a unit undone takes its events back: the head returns to where the unit began
+      if (failed) head = headBefore;
       outcomes.push(failed ?? { ok: true, rows });
     }
+    if (head && headRow && head.seq !== Number(headRow.seq))
+      prepare(SQL.updateAuditHead).run(named([head.seq, head.hash]));
     db.exec('COMMIT');
   } catch (error) {
     if (db.inTransaction) db.exec('ROLLBACK');
