@@ -20,7 +20,8 @@ CREATE TABLE audit_checkpoints (
   size       BIGINT PRIMARY KEY,               -- the last sequence number covered
   hash       TEXT NOT NULL,                    -- that event's hash (the chain head)
   at         BIGINT NOT NULL,
-  note       TEXT NOT NULL                     -- the signed note, as published
+  note       TEXT NOT NULL,                    -- the signed note, as published
+  sunk_at    BIGINT                            -- when the external sink (file, webhook) confirmed it
 );
 
 -- The audit signing key (Ed25519), sealed with the master key.

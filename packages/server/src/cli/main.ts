@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/index.js';
 import { CliError } from './api-client.js';
 import { agentCommand } from './commands/agent.js';
+import { auditCommand } from './commands/audit.js';
 import { federationCommand } from './commands/federation.js';
 import { keysCommand } from './commands/keys.js';
 import { migrateCommand, serveCommand } from './commands/serve.js';
@@ -33,6 +34,7 @@ for (const command of [
   agentCommand(),
   tokenCommand(),
   keysCommand(),
+  auditCommand(),
   federationCommand(),
 ]) {
   program.addCommand(command);

@@ -42,6 +42,16 @@ export interface Config {
   readonly dpopNonce: boolean;
   /** Accepted age of a DPoP proof (`iat`), in seconds. Default 60. Env `CUSTOS_DPOP_MAX_AGE`. */
   readonly dpopMaxAge: number;
+  /** Signed audit checkpoint after this many events. Default 1000. Env `CUSTOS_AUDIT_CHECKPOINT_EVERY`. */
+  readonly auditCheckpointEvery: number;
+  /** …or after this many seconds with new events. Default 60. Env `CUSTOS_AUDIT_CHECKPOINT_SECONDS`. */
+  readonly auditCheckpointSeconds: number;
+  /** File every signed checkpoint is appended to (keep it off the database's disk). Default `<dataDir>/audit-checkpoints.note`. Env `CUSTOS_AUDIT_CHECKPOINT_FILE`. */
+  readonly auditCheckpointFile: string;
+  /** URL every signed checkpoint is POSTed to, if set. Env `CUSTOS_AUDIT_CHECKPOINT_WEBHOOK`. */
+  readonly auditCheckpointWebhook: string | null;
+  /** Origin line of checkpoints and name of the audit key. Default `<issuer host>/custos-audit`. Env `CUSTOS_AUDIT_ORIGIN`. */
+  readonly auditOrigin: string;
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -160,4 +170,9 @@ export const KEYS: Readonly<Record<keyof Config, KeySpec>> = {
   keyRotationDays: { env: 'CUSTOS_KEY_ROTATION_DAYS', inFile: true, parse: integer(0, 3650) },
   dpopNonce: { env: 'CUSTOS_DPOP_NONCE', inFile: true, parse: boolean },
   dpopMaxAge: { env: 'CUSTOS_DPOP_MAX_AGE', inFile: true, parse: integer(5, 600) },
+  auditCheckpointEvery: { env: 'CUSTOS_AUDIT_CHECKPOINT_EVERY', inFile: true, parse: integer(1, 10_000_000) },
+  auditCheckpointSeconds: { env: 'CUSTOS_AUDIT_CHECKPOINT_SECONDS', inFile: true, parse: integer(1, 86_400) },
+  auditCheckpointFile: { env: 'CUSTOS_AUDIT_CHECKPOINT_FILE', inFile: true, parse: text },
+  auditCheckpointWebhook: { env: 'CUSTOS_AUDIT_CHECKPOINT_WEBHOOK', inFile: true, parse: httpUrl },
+  auditOrigin: { env: 'CUSTOS_AUDIT_ORIGIN', inFile: true, parse: text },
 };

@@ -73,6 +73,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   }
   const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
   const masterKeyFile = raw.masterKeyFile as string | undefined;
+  const issuer = (raw.issuer as string | undefined) ?? `http://${urlHost}:${port}`;
   return Object.freeze({
     host,
     port,
@@ -81,7 +82,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
       databaseUrl.startsWith('sqlite:') && !isAbsolute(databaseUrl.slice(7))
         ? `sqlite:${resolve(cwd, databaseUrl.slice(7))}`
         : databaseUrl,
-    issuer: (raw.issuer as string | undefined) ?? `http://${urlHost}:${port}`,
+    issuer,
     masterKey: (raw.masterKey as string | undefined) ?? null,
     masterKeyFile: masterKeyFile ? resolve(cwd, masterKeyFile) : resolve(dataDir, 'master.key'),
     bootstrapToken,
@@ -96,6 +97,14 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     keyRotationDays: (raw.keyRotationDays as number | undefined) ?? 30,
     dpopNonce: (raw.dpopNonce as boolean | undefined) ?? false,
     dpopMaxAge: (raw.dpopMaxAge as number | undefined) ?? 60,
+    auditCheckpointEvery: (raw.auditCheckpointEvery as number | undefined) ?? 1000,
+    auditCheckpointSeconds: (raw.auditCheckpointSeconds as number | undefined) ?? 60,
+    auditCheckpointFile: resolve(
+      cwd,
+      (raw.auditCheckpointFile as string | undefined) ?? resolve(dataDir, 'audit-checkpoints.note'),
+    ),
+    auditCheckpointWebhook: (raw.auditCheckpointWebhook as string | undefined) ?? null,
+    auditOrigin: (raw.auditOrigin as string | undefined) ?? `${new URL(issuer).host}/custos-audit`,
   });
 }
 

@@ -1,3 +1,4 @@
+import type { AuditKey, Checkpointer } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import type { IdentityDeps } from '../identity/index.js';
 import type { OAuthDeps } from '../oauth/index.js';
@@ -6,4 +7,5 @@ import type { OAuthDeps } from '../oauth/index.js';
 export interface AppDeps extends IdentityDeps {
   readonly config: Config;
   readonly oauth: OAuthDeps;
+  readonly audit: { readonly key: AuditKey; readonly checkpointer: Checkpointer };
 }

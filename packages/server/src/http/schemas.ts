@@ -257,6 +257,21 @@ export const AuditEvent = Type.Object({
   outcome: Type.String(),
   reason: Type.Union([Type.String(), Type.Null()]),
   details: Type.Record(Type.String(), Type.Unknown()),
+  prevHash: Type.Union([Type.String(), Type.Null()]),
+  hash: Type.Union([Type.String(), Type.Null()], {
+    description: 'SHA-256 over prevHash and the canonical event (RFC 8785)',
+  }),
+});
+export const AuditCheckpoint = Type.Object({
+  size: Type.Integer({ description: 'the last sequence number covered' }),
+  hash: Type.String(),
+  at: Timestamp,
+  note: Type.String({ description: 'C2SP signed note (tlog-checkpoint)' }),
+});
+export const AuditKey = Type.Object({
+  name: Type.String(),
+  publicKey: Type.String({ description: 'base64 of the raw Ed25519 public key' }),
+  vkey: Type.String({ description: 'C2SP signed-note verifier key' }),
 });
 export const AuditQuery = Type.Object(
   {

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
+import { Checkpointer, loadAuditKey } from '../audit/index.js';
 import { type Config, insecureSettings, loadMasterKey } from '../config/index.js';
 import { type Clock, systemClock } from '../core/index.js';
 import { ensureBootstrapToken } from '../identity/index.js';
@@ -74,6 +75,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     nowMs: clock.now(),
   });
   const timers: NodeJS.Timeout[] = [];
+  let stopCheckpoints = async () => undefined as void;
   let app: FastifyInstance | undefined;
   try {
     const keys = new KeyRing(
@@ -108,11 +110,26 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       },
       accessTokenTtlSeconds: config.accessTokenTtl,
     };
+    const auditKey = await loadAuditKey({ store, clock, master }, config.auditOrigin);
+    const checkpointer = new Checkpointer({ store, clock, logger }, auditKey, {
+      origin: config.auditOrigin,
+      everyEvents: config.auditCheckpointEvery,
+      intervalMs: config.auditCheckpointSeconds * 1000,
+      file: config.auditCheckpointFile,
+      webhook: config.auditCheckpointWebhook,
+    });
+    stopCheckpoints = async () => {
+      await checkpointer.stop();
+      // a last checkpoint on the way out covers the tail this node wrote
+      await checkpointer.tick(true);
+    };
+    checkpointer.start();
     const deps = {
       store,
       clock,
       config,
       oauth,
+      audit: { key: auditKey, checkpointer },
       settings: {
         agentDefaultTtlMs: config.agentDefaultTtlDays * DAY_MS,
         adminTokenDefaultTtlMs: config.adminTokenTtlDays * DAY_MS,
@@ -148,12 +165,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         for (const timer of timers) clearInterval(timer);
         await running.close();
         await oauth.committer.drain();
+        await stopCheckpoints();
         await store.close();
       },
     };
   } catch (error) {
     for (const timer of timers) clearInterval(timer);
     await app?.close();
+    await stopCheckpoints().catch(() => undefined);
     await store.close();
     throw error;
   }

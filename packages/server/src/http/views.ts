@@ -93,4 +93,6 @@ export const auditEventView = (e: AuditEventRecord): Static<typeof S.AuditEvent>
   outcome: e.outcome,
   reason: e.reason,
   details: { ...e.details },
+  prevHash: e.prevHash,
+  hash: e.hash,
 });

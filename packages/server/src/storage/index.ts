@@ -1,3 +1,5 @@
+export type { ChainedEvent, ChainHead } from './audit-chain.js';
+export { chainHash, GENESIS_HASH, link } from './audit-chain.js';
 export type { BatchUnit, Statement, UnitOutcome } from './batch.js';
 export type { Change, ChangeFeed } from './change-feed.js';
 export { RESET } from './change-feed.js';
@@ -5,6 +7,17 @@ export type { GroupCommitter } from './group-commit.js';
 export { createGroupCommitter } from './group-commit.js';
 export type { DatabaseUrl, OpenStoreOptions } from './open-store.js';
 export { migrateDatabase, openStore } from './open-store.js';
+export type {
+  EntityUidRecord,
+  GrantRecord,
+  PolicyChangeKind,
+  PolicyEffect,
+  PolicyEntityRecord,
+  PolicyMode,
+  PolicyRecord,
+  PolicyRevisionRecord,
+  PolicyVersionRecord,
+} from './policy-records.js';
 export type {
   AdminRole,
   AdminTokenRecord,
@@ -26,11 +39,14 @@ export type {
   UserStatus,
 } from './records.js';
 export type { QueryObserver } from './sql-driver.js';
+export type { GrantFilter, PolicyRepositories, RecordedDecisionRow } from './sql-policy-repositories.js';
 export { auditEventStatement, claimJtiStatement, issuedTokenStatement } from './statements.js';
 export type {
   AgentFilter,
   AgentPatch,
+  AuditCheckpointRecord,
   AuditFilter,
+  AuditKeyRecord,
   MigrationStatus,
   PageRequest,
   Repositories,

@@ -9,8 +9,10 @@ import type {
   TeamRecord,
   UserRecord,
 } from './records.js';
+import { auditLogRepositories } from './sql-audit-repositories.js';
 import type { SqlExecutor, SqlValue } from './sql-driver.js';
 import { oauthRepositories } from './sql-oauth-repositories.js';
+import { policyRepositories } from './sql-policy-repositories.js';
 import { chainedEventParams, SQL, selectAuditHead } from './statements.js';
 import type { PageRequest, Repositories } from './store.js';
 
@@ -180,6 +182,8 @@ const SELECT_AGENT = `SELECT a.id, a.name, a.owner_id, u.email AS owner_email, a
  */
 export function sqlRepositories(ex: SqlExecutor, forUpdate: string): Repositories {
   const oauth = oauthRepositories(ex);
+  const policy = policyRepositories(ex);
+  const auditLog = auditLogRepositories(ex);
   async function tagsOf(ids: readonly string[]): Promise<Map<string, Record<string, string>>> {
     const byAgent = new Map<string, Record<string, string>>(ids.map((id) => [id, {}]));
     if (ids.length === 0) return byAgent;
@@ -489,5 +493,7 @@ export function sqlRepositories(ex: SqlExecutor, forUpdate: string): Repositorie
       },
     },
     ...oauth,
+    ...policy,
+    ...auditLog,
   };
 }

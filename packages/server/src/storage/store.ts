@@ -1,3 +1,4 @@
+import type { ChainHead } from './audit-chain.js';
 import type { BatchUnit, UnitOutcome } from './batch.js';
 import type { Change, ChangeFeed } from './change-feed.js';
 import type {
@@ -17,6 +18,7 @@ import type {
   UserRecord,
   UserStatus,
 } from './records.js';
+import type { PolicyRepositories } from './sql-policy-repositories.js';
 
 /** Raised by a store when a write would break a uniqueness rule. */
 export class UniqueViolation extends Error {
@@ -130,6 +132,18 @@ export interface Repositories {
     append(event: AuditEventInput): Promise<number>;
     list(filter: AuditFilter): Promise<Page<AuditEventRecord>>;
   };
+  readonly auditLog: {
+    head(): Promise<ChainHead>;
+    /** False when a checkpoint of that size exists already (another node made it). */
+    insertCheckpoint(c: Omit<AuditCheckpointRecord, 'sunkAt'>): Promise<boolean>;
+    latestCheckpoint(): Promise<AuditCheckpointRecord | null>;
+    listCheckpoints(afterSize?: number): Promise<readonly AuditCheckpointRecord[]>;
+    unsunkCheckpoints(): Promise<readonly AuditCheckpointRecord[]>;
+    markSunk(size: number, at: number): Promise<void>;
+    getKey(name: string): Promise<AuditKeyRecord | null>;
+    /** False when a key of that name exists already. */
+    insertKey(key: AuditKeyRecord): Promise<boolean>;
+  };
   readonly signingKeys: {
     insert(key: SigningKeyRecord): Promise<void>;
     /** Every key still on record, oldest first. */
@@ -168,6 +182,8 @@ export interface Repositories {
     claim(scope: string, jti: string, expiresAt: number): Promise<boolean>;
     deleteExpired(now: number): Promise<number>;
   };
+  /** The policy engine's tables (see `sql-policy-repositories.ts`). */
+  readonly policy: PolicyRepositories;
   readonly federatedIssuers: {
     /** Throws {@link UniqueViolation} when the issuer URL is already registered. */
     insert(issuer: FederatedIssuerRecord): Promise<void>;
@@ -175,6 +191,25 @@ export interface Repositories {
     getByIssuer(issuer: string): Promise<FederatedIssuerRecord | null>;
     delete(id: string): Promise<boolean>;
   };
+}
+
+/** A signed checkpoint over the audit chain. */
+export interface AuditCheckpointRecord {
+  readonly size: number;
+  readonly hash: string;
+  readonly at: number;
+  /** The C2SP signed note. */
+  readonly note: string;
+  readonly sunkAt: number | null;
+}
+
+/** The audit signing key (Ed25519); the private half sealed with the master key. */
+export interface AuditKeyRecord {
+  readonly name: string;
+  /** base64 of the raw 32-byte public key */
+  readonly publicKey: string;
+  readonly privateKey: string;
+  readonly createdAt: number;
 }
 
 /** The repositories inside a transaction, plus savepoints to isolate one unit of work. */

@@ -1,0 +1,80 @@
+import type { ChainHead } from './audit-chain.js';
+import type { SqlExecutor } from './sql-driver.js';
+import type { Repositories } from './store.js';
+
+type CheckpointRow = { size: number; hash: string; at: number; note: string; sunk_at: number | null };
+const toCheckpoint = (r: CheckpointRow) => ({
+  size: Number(r.size),
+  hash: r.hash,
+  at: Number(r.at),
+  note: r.note,
+  sunkAt: r.sunk_at === null ? null : Number(r.sunk_at),
+});
+
+/** The audit chain's head, checkpoints and signing key, in the SQL both dialects share. */
+export function auditLogRepositories(ex: SqlExecutor): Pick<Repositories, 'auditLog'> {
+  return {
+    auditLog: {
+      async head(): Promise<ChainHead> {
+        const [row] = await ex.all<{ seq: number; hash: string }>(
+          'SELECT seq, hash FROM audit_head WHERE id = 1',
+        );
+        if (!row) throw new Error('INVARIANT: the audit head row is missing');
+        return { seq: Number(row.seq), hash: row.hash };
+      },
+      async insertCheckpoint(c) {
+        const { changes } = await ex.write(
+          'INSERT INTO audit_checkpoints (size, hash, at, note, sunk_at) VALUES ($1, $2, $3, $4, NULL) ON CONFLICT (size) DO NOTHING',
+          [c.size, c.hash, c.at, c.note],
+        );
+        return changes === 1;
+      },
+      async latestCheckpoint() {
+        const rows = await ex.all<CheckpointRow>(
+          'SELECT * FROM audit_checkpoints ORDER BY size DESC LIMIT 1',
+        );
+        return rows[0] ? toCheckpoint(rows[0]) : null;
+      },
+      async listCheckpoints(afterSize = 0) {
+        const rows = await ex.all<CheckpointRow>(
+          'SELECT * FROM audit_checkpoints WHERE size > $1 ORDER BY size',
+          [afterSize],
+        );
+        return rows.map(toCheckpoint);
+      },
+      async unsunkCheckpoints() {
+        const rows = await ex.all<CheckpointRow>(
+          'SELECT * FROM audit_checkpoints WHERE sunk_at IS NULL ORDER BY size',
+        );
+        return rows.map(toCheckpoint);
+      },
+      async markSunk(size, at) {
+        await ex.write('UPDATE audit_checkpoints SET sunk_at = $1 WHERE size = $2', [at, size]);
+      },
+      async getKey(name) {
+        const rows = await ex.all<{
+          name: string;
+          public_key: string;
+          private_key: string;
+          created_at: number;
+        }>('SELECT * FROM audit_keys WHERE name = $1', [name]);
+        const r = rows[0];
+        return r
+          ? {
+              name: r.name,
+              publicKey: r.public_key,
+              privateKey: r.private_key,
+              createdAt: Number(r.created_at),
+            }
+          : null;
+      },
+      async insertKey(k) {
+        const { changes } = await ex.write(
+          'INSERT INTO audit_keys (name, public_key, private_key, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING',
+          [k.name, k.publicKey, k.privateKey, k.createdAt],
+        );
+        return changes === 1;
+      },
+    },
+  };
+}
