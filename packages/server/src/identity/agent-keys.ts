@@ -147,11 +147,12 @@ export async function revokeAgentKey(
     if (!existing) throw notFound('key', kid);
     const revoked = await tx.agentKeys.revoke(agentId, kid, deps.clock.now());
     if (!revoked) throw new CustosError('invalid_transition', `key \`${kid}\` is already revoked`);
+    const revokedTokens = await tx.issuedTokens.revokeForAgent(agentId, deps.clock.now(), `key:${kid}`);
     await tx.notify({ topic: 'agent_key', id: agentId });
     await recordAuditEvent(tx, deps.clock, actor, {
       action: 'agent_key.revoke',
       target: { type: 'agent', id: agentId },
-      details: { kid, thumbprint: existing.thumbprint },
+      details: { kid, thumbprint: existing.thumbprint, revokedTokens },
     });
     return revoked;
   });

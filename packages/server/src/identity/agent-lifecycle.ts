@@ -42,6 +42,8 @@ export async function transitionAgent(
     const at = deps.clock.now();
     const after = await tx.agents.transition(id, rule.from, rule.to, reason, at);
     if (!after) throw refuse((await tx.agents.get(id))?.status ?? before.status);
+    // Stopping an agent ends its tokens for good: resuming it later must not revive them.
+    const revokedTokens = rule.to === 'active' ? 0 : await tx.issuedTokens.revokeForAgent(id, at);
     await tx.notify({ topic: 'agent', id });
     await tx.agents.addStatusChange({
       agentId: id,
@@ -56,6 +58,7 @@ export async function transitionAgent(
       target: { type: 'agent', id },
       reason,
       changes: { status: { from: before.status, to: after.status } },
+      ...(revokedTokens > 0 ? { details: { revokedTokens } } : {}),
     });
     return after;
   });

@@ -90,10 +90,11 @@ export function registerOAuthRoutes(
       url: path,
       config: { oauth: true },
       handler: async (_request, reply) =>
-        sendOAuthError(
-          reply.header('allow', 'POST').status(405),
-          new OAuthError('invalid_request', 'use POST'),
-        ).status(405),
+        reply
+          .header('allow', 'POST')
+          .header('cache-control', 'no-store')
+          .status(405)
+          .send({ error: 'invalid_request', error_description: `use POST for \`${path}\`` }),
     });
   }
 }

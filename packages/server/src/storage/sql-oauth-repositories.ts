@@ -193,6 +193,14 @@ export function oauthRepositories(ex: SqlExecutor): OAuthRepositories {
         );
         return changes === 1;
       },
+      async revokeForAgent(agentId, at, credential) {
+        const { changes } = await ex.write(
+          `UPDATE issued_tokens SET revoked_at = $1
+             WHERE agent_id = $2 AND revoked_at IS NULL AND expires_at > $1 AND (CAST($3 AS TEXT) IS NULL OR credential = CAST($3 AS TEXT))`,
+          [at, agentId, credential ?? null],
+        );
+        return changes;
+      },
       async deleteExpired(now) {
         return (await ex.write('DELETE FROM issued_tokens WHERE expires_at <= $1', [now])).changes;
       },

@@ -171,6 +171,8 @@ export interface Repositories {
     get(jti: string): Promise<IssuedTokenRecord | null>;
     /** Compare-and-set: false when unknown or already revoked. */
     revoke(jti: string, at: number): Promise<boolean>;
+    /** Revokes every unexpired token of the agent (optionally only those obtained with `credential`); returns how many. */
+    revokeForAgent(agentId: string, at: number, credential?: string): Promise<number>;
     deleteExpired(now: number): Promise<number>;
   };
   readonly usedJtis: {
