@@ -295,9 +295,7 @@ for (const dialect of DIALECTS) {
         await verify(token);
       });
 
-      it('keeps tokens issued before a suspension inactive after the agent is resumed', {
-        todo: 'BUG: suspension does not revoke issued tokens; verify-issued-token.ts only checks the current agent status, so resuming revives them',
-      }, async () => {
+      it('keeps tokens issued before a suspension inactive after the agent is resumed', async () => {
         const bot = await createAgent(t, owner);
         const c = await realClient(issuer, bot);
         const { access_token: token } = await client.clientCredentialsGrant(c.config, { resource: API });
@@ -505,12 +503,11 @@ for (const dialect of DIALECTS) {
           const jwt = await assertion(agent);
           const first = await tokenRequest(agent.id, jwt);
           assert.equal(first.status, 200, JSON.stringify(first.body));
-          const node2 = second;
-          const replay = await refused(
-            () => postForm(secondUrl, tokenForm(agent.id, jwt, { resource: API })),
-            { status: 401, error: 'invalid_client', description: /already been used/ },
-          );
-          assert.equal(replay.body.access_token, undefined);
+          await refused(() => postForm(secondUrl, tokenForm(agent.id, jwt, { resource: API })), {
+            status: 401,
+            error: 'invalid_client',
+            description: /already been used/,
+          });
           // the second node does issue to a fresh assertion, so the refusal above was the replay check
           const fresh = await postForm(
             secondUrl,
@@ -524,7 +521,7 @@ for (const dialect of DIALECTS) {
           const raced = await assertion(agent);
           const results = await Promise.all([
             tokenRequest(agent.id, raced),
-            postForm(`${node2.url}/oauth/token`, tokenForm(agent.id, raced, { resource: API })),
+            postForm(secondUrl, tokenForm(agent.id, raced, { resource: API })),
           ]);
           const statuses = results.map((r) => r.status).sort();
           assert.deepEqual(statuses, [200, 401], JSON.stringify(results.map((r) => r.body)));
@@ -684,9 +681,7 @@ for (const dialect of DIALECTS) {
         });
       });
 
-      it('answers GET on the token endpoint with 405', {
-        todo: 'BUG: src/oauth/routes.ts sends the 405 through sendOAuthError, which sets the status to 400 (invalid_request) and sends before the trailing .status(405) runs',
-      }, async () => {
+      it('answers GET on the token endpoint with 405', async () => {
         const form = tokenForm(agent.id, await assertion(agent), { resource: API });
         const res = await refused(
           async () => {
