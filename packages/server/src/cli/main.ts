@@ -7,6 +7,7 @@ import { agentCommand } from './commands/agent.js';
 import { auditCommand } from './commands/audit.js';
 import { federationCommand } from './commands/federation.js';
 import { keysCommand } from './commands/keys.js';
+import { secretCommand } from './commands/secret.js';
 import { migrateCommand, serveCommand } from './commands/serve.js';
 import { teamCommand } from './commands/team.js';
 import { tokenCommand } from './commands/token.js';
@@ -36,6 +37,7 @@ for (const command of [
   keysCommand(),
   auditCommand(),
   federationCommand(),
+  secretCommand(),
 ]) {
   program.addCommand(command);
 }

@@ -16,6 +16,8 @@ export interface Config {
   readonly issuer: string;
   /** Master key, base64 of 32 bytes. Environment only (`CUSTOS_MASTER_KEY`), never in the file. */
   readonly masterKey: string | null;
+  /** Previous master keys (comma-separated, base64 or hex), still accepted for unsealing during a rotation. Environment only (`CUSTOS_MASTER_KEY_PREVIOUS`). */
+  readonly masterKeyPrevious: readonly string[];
   /** Master key file used when `masterKey` is unset; created with mode 0600. Default `<dataDir>/master.key`. Env `CUSTOS_MASTER_KEY_FILE`. */
   readonly masterKeyFile: string;
   /** On first start with an empty database, this `cst_pat_…` token becomes an admin token. Env `CUSTOS_BOOTSTRAP_TOKEN`. */
@@ -158,6 +160,7 @@ export const KEYS: Readonly<Record<keyof Config, KeySpec>> = {
   issuer: { env: 'CUSTOS_ISSUER', flag: 'issuer', inFile: true, parse: httpUrl },
   masterKey: { env: 'CUSTOS_MASTER_KEY', inFile: false, parse: text },
   masterKeyFile: { env: 'CUSTOS_MASTER_KEY_FILE', inFile: true, parse: text },
+  masterKeyPrevious: { env: 'CUSTOS_MASTER_KEY_PREVIOUS', inFile: false, parse: text },
   bootstrapToken: { env: 'CUSTOS_BOOTSTRAP_TOKEN', inFile: false, parse: text },
   logLevel: { env: 'CUSTOS_LOG_LEVEL', flag: 'logLevel', inFile: true, parse: logLevel },
   bodyLimit: { env: 'CUSTOS_BODY_LIMIT', inFile: true, parse: integer(1024, 64 * 1024 * 1024) },

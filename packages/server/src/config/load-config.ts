@@ -84,6 +84,12 @@ export function loadConfig(sources: ConfigSources = {}): Config {
         : databaseUrl,
     issuer,
     masterKey: (raw.masterKey as string | undefined) ?? null,
+    masterKeyPrevious: Object.freeze(
+      ((raw.masterKeyPrevious as string | undefined) ?? '')
+        .split(',')
+        .map((k) => k.trim())
+        .filter((k) => k !== ''),
+    ),
     masterKeyFile: masterKeyFile ? resolve(cwd, masterKeyFile) : resolve(dataDir, 'master.key'),
     bootstrapToken,
     logLevel: (raw.logLevel as Config['logLevel'] | undefined) ?? 'info',

@@ -25,7 +25,22 @@ function decode(value: string, where: string): Buffer {
  * (mode 0600, in a 0700 directory) on first start. Refuses a key file that
  * group or others can read, as ssh does.
  */
-export function loadMasterKey(config: { masterKey: string | null; masterKeyFile: string }): {
+export function loadMasterKey(config: {
+  masterKey: string | null;
+  masterKeyFile: string;
+  masterKeyPrevious?: readonly string[];
+}): {
+  key: Buffer;
+  previous: Buffer[];
+  created: boolean;
+} {
+  const previous = (config.masterKeyPrevious ?? []).map((k, i) =>
+    decode(k, `\`CUSTOS_MASTER_KEY_PREVIOUS\` entry ${i + 1}`),
+  );
+  return { ...loadCurrentKey(config), previous };
+}
+
+function loadCurrentKey(config: { masterKey: string | null; masterKeyFile: string }): {
   key: Buffer;
   created: boolean;
 } {

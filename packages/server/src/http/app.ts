@@ -15,6 +15,7 @@ import { agentRoutes } from './routes/agents.js';
 import { auditRoutes } from './routes/audit-events.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { federationRoutes } from './routes/federation.js';
+import { secretRoutes } from './routes/secrets.js';
 import { teamRoutes } from './routes/teams.js';
 import { userRoutes } from './routes/users.js';
 import { compileValidator } from './validation.js';
@@ -27,6 +28,7 @@ export const API_ROUTES: readonly RouteDef[] = [
   ...adminTokenRoutes,
   ...credentialRoutes,
   ...federationRoutes,
+  ...secretRoutes,
   ...auditRoutes,
 ];
 

@@ -372,3 +372,22 @@ export const AddFederatedIssuer = Type.Object(
   },
   { additionalProperties: false },
 );
+
+// ---- vault
+
+export const SecretName = Type.String({ pattern: '^[a-z0-9][a-z0-9._/-]{0,127}$' });
+export const SecretInfo = Type.Object({
+  name: SecretName,
+  description: Type.String(),
+  version: Type.Integer(),
+  createdBy: Type.String(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export const PutSecret = Type.Object(
+  {
+    value: Type.String({ minLength: 1, maxLength: 65_536, description: 'write-only: never returned' }),
+    description: Type.Optional(Text(0, 1000)),
+  },
+  { additionalProperties: false },
+);

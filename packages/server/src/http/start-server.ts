@@ -8,7 +8,7 @@ import { type Config, insecureSettings, loadMasterKey } from '../config/index.js
 import { type Clock, systemClock } from '../core/index.js';
 import { ensureBootstrapToken } from '../identity/index.js';
 import { ClientAuthenticator, DpopNonces, KeyRing, type OAuthDeps } from '../oauth/index.js';
-import { masterKeyFrom } from '../secrets/index.js';
+import { type MasterKey, masterKeyFrom } from '../secrets/index.js';
 import { createGroupCommitter, openStore, type Store } from '../storage/index.js';
 import { buildApp } from './app.js';
 import { createMetrics } from './metrics.js';
@@ -29,6 +29,8 @@ export interface RunningServer {
   readonly url: string;
   readonly app: FastifyInstance;
   readonly store: Store;
+  /** The master key (with previous keys) this node seals and unseals with. */
+  readonly master: MasterKey;
   /** Set on the first start of an empty database. */
   readonly bootstrap: { readonly token: string; readonly generated: boolean } | null;
   /** Stops accepting requests, lets in-flight ones finish, closes the store. */
@@ -64,7 +66,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const masterKey = loadMasterKey(config);
-  const master = masterKeyFrom(masterKey.key);
+  const master = masterKeyFrom(masterKey.key, masterKey.previous);
   if (masterKey.created)
     logger.info({ path: config.masterKeyFile }, 'generated a new master key file (mode 0600)');
 
@@ -129,6 +131,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       clock,
       config,
       oauth,
+      master,
       audit: { key: auditKey, checkpointer },
       settings: {
         agentDefaultTtlMs: config.agentDefaultTtlDays * DAY_MS,
@@ -160,6 +163,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`,
       app: running,
       store,
+      master,
       bootstrap,
       close: async () => {
         for (const timer of timers) clearInterval(timer);

@@ -6,16 +6,29 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const FORMAT = 'v1';
 
-/** The master key with its id; the id is recorded with everything it seals. */
+/**
+ * The master key with its id; the id is recorded with everything it seals.
+ * `previous` keys (during a master-key rotation) can still unseal what they
+ * sealed, until everything has been re-wrapped with the current key.
+ */
 export interface MasterKey {
   readonly id: string;
   readonly key: Buffer;
+  readonly previous?: readonly MasterKey[];
 }
 
 /** Derives the public id of a master key: `mk_` + 16 hex chars of SHA-256(key). */
-export function masterKeyFrom(key: Buffer): MasterKey {
-  if (key.length !== 32) throw new RangeError('master key must be 32 bytes');
-  return { id: `mk_${createHash('sha256').update(key).digest('hex').slice(0, 16)}`, key };
+export function masterKeyFrom(key: Buffer, previous: readonly Buffer[] = []): MasterKey {
+  if (key.length !== 32 || previous.some((k) => k.length !== 32))
+    throw new RangeError('master key must be 32 bytes');
+  const id = (k: Buffer) => `mk_${createHash('sha256').update(k).digest('hex').slice(0, 16)}`;
+  return { id: id(key), key, previous: previous.map((k) => ({ id: id(k), key: k })) };
+}
+
+/** The id of the master key that sealed `sealed`, or null for an unknown format. */
+export function sealedWith(sealed: string): string | null {
+  const parts = sealed.split('.');
+  return parts.length === 5 && parts[0] === FORMAT ? (parts[1] as string) : null;
 }
 
 /**
@@ -42,14 +55,15 @@ export function unseal(master: MasterKey, sealed: string, context: string): Buff
   if (parts.length !== 5 || parts[0] !== FORMAT)
     throw new CustosError('internal', 'sealed value has an unknown format');
   const [, keyId, iv, ciphertext, tag] = parts as [string, string, string, string, string];
-  if (keyId !== master.id) {
+  const key = [master, ...(master.previous ?? [])].find((k) => k.id === keyId);
+  if (!key) {
     throw new CustosError(
       'internal',
       `sealed value needs master key \`${keyId}\`, but \`${master.id}\` is loaded`,
     );
   }
   try {
-    const decipher = createDecipheriv(ALGORITHM, master.key, Buffer.from(iv, 'base64url'), {
+    const decipher = createDecipheriv(ALGORITHM, key.key, Buffer.from(iv, 'base64url'), {
       authTagLength: TAG_BYTES,
     });
     decipher.setAAD(Buffer.from(context, 'utf8'));

@@ -32,6 +32,7 @@ export type {
   IssuedTokenRecord,
   Page,
   RiskLevel,
+  SecretRecord,
   SigningKeyRecord,
   SigningKeyState,
   TeamRecord,

@@ -153,3 +153,15 @@ export interface FederatedIssuerRecord {
   readonly rules: readonly FederationRule[];
   readonly createdAt: number;
 }
+
+/** A vault entry: the value sealed with its own data key, the data key sealed with the master key. */
+export interface SecretRecord {
+  readonly name: string;
+  readonly description: string;
+  readonly dataKey: string;
+  readonly value: string;
+  readonly version: number;
+  readonly createdBy: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}

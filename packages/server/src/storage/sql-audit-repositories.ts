@@ -68,6 +68,12 @@ export function auditLogRepositories(ex: SqlExecutor): Pick<Repositories, 'audit
             }
           : null;
       },
+      async keyNames() {
+        return (await ex.all<{ name: string }>('SELECT name FROM audit_keys ORDER BY name')).map((r) => r.name);
+      },
+      async resealKey(name, privateKey) {
+        await ex.write('UPDATE audit_keys SET private_key = $1 WHERE name = $2', [privateKey, name]);
+      },
       async insertKey(k) {
         const { changes } = await ex.write(
           'INSERT INTO audit_keys (name, public_key, private_key, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING',

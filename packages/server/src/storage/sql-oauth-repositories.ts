@@ -98,6 +98,9 @@ type OAuthRepositories = Pick<
 export function oauthRepositories(ex: SqlExecutor): OAuthRepositories {
   return {
     signingKeys: {
+      async reseal(kid, privateKey) {
+        await ex.write('UPDATE signing_keys SET private_key = $1 WHERE kid = $2', [privateKey, kid]);
+      },
       async insert(k) {
         await ex.write(
           `INSERT INTO signing_keys (kid, alg, public_jwk, private_key, state, created_at, activated_at, retired_at, publish_until)

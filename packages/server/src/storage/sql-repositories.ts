@@ -12,9 +12,10 @@ import type {
 import { auditLogRepositories } from './sql-audit-repositories.js';
 import type { SqlExecutor, SqlValue } from './sql-driver.js';
 import { oauthRepositories } from './sql-oauth-repositories.js';
+import { secretRepositories } from './sql-secret-repositories.js';
 import { policyRepositories } from './sql-policy-repositories.js';
 import { chainedEventParams, SQL, selectAuditHead } from './statements.js';
-import type { PageRequest, Repositories } from './store.js';
+import type { AuditFilter, PageRequest, Repositories } from './store.js';
 
 /** Collects a WHERE clause and its `$n` parameters. */
 class Where {
@@ -168,6 +169,36 @@ const toAudit = (r: AuditRow): AuditEventRecord => ({
   hash: r.hash,
 });
 
+/** The WHERE conditions of an audit query (everything but the cursor). */
+function auditConditions(where: Where, f: AuditFilter): void {
+  if (f.afterSeq !== undefined) where.add('seq > ?', f.afterSeq);
+  if (f.from !== undefined) where.add('at >= ?', f.from);
+  if (f.to !== undefined) where.add('at < ?', f.to);
+  if (f.targetId) where.add('target_id = ?', f.targetId);
+  if (f.action?.endsWith('*')) {
+    where.add("action LIKE ? ESCAPE '\\'", `${f.action.slice(0, -1).replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  } else if (f.action) where.add('action = ?', f.action);
+  if (f.agentId) where.add("(actor_id = ? OR (target_type = 'agent' AND target_id = ?))", f.agentId, f.agentId);
+  if (f.userId) where.add("(user_id = ? OR (target_type = 'user' AND target_id = ?))", f.userId, f.userId);
+  if (f.actorId) where.add('actor_id = ?', f.actorId);
+  if (f.actorType) where.add('actor_type = ?', f.actorType);
+  if (f.outcome) where.add('outcome = ?', f.outcome);
+  if (f.q) {
+    const like = likePattern(f.q);
+    where.add(
+      `(lower(action) LIKE ? ESCAPE '\\' OR lower(actor_id) LIKE ? ESCAPE '\\'
+        OR lower(COALESCE(target_id, '')) LIKE ? ESCAPE '\\' OR lower(COALESCE(reason, '')) LIKE ? ESCAPE '\\'
+        OR lower(COALESCE(request_id, '')) LIKE ? ESCAPE '\\' OR lower(details) LIKE ? ESCAPE '\\')`,
+      like,
+      like,
+      like,
+      like,
+      like,
+      like,
+    );
+  }
+}
+
 const AGENT_COLUMNS =
   'id, name, owner_id, team, purpose, environment, risk_level, status, status_reason, expires_at, allowed_scopes, allowed_audiences, require_dpop, created_at, updated_at';
 // Agents are read with their owner's email, which every view of an agent shows.
@@ -182,8 +213,9 @@ const SELECT_AGENT = `SELECT a.id, a.name, a.owner_id, u.email AS owner_email, a
  */
 export function sqlRepositories(ex: SqlExecutor, forUpdate: string): Repositories {
   const oauth = oauthRepositories(ex);
-  const policy = policyRepositories(ex);
+  const policy = policyRepositories(ex, forUpdate);
   const auditLog = auditLogRepositories(ex);
+  const secrets = secretRepositories(ex, forUpdate);
   async function tagsOf(ids: readonly string[]): Promise<Map<string, Record<string, string>>> {
     const byAgent = new Map<string, Record<string, string>>(ids.map((id) => [id, {}]));
     if (ids.length === 0) return byAgent;
@@ -477,16 +509,16 @@ export function sqlRepositories(ex: SqlExecutor, forUpdate: string): Repositorie
       },
       async list(filter) {
         const where = new Where();
+        const desc = filter.order === 'desc';
         const after = cursorKey(filter);
         if (after !== undefined) {
           if (!/^\d+$/.test(after))
             throw new CustosError('validation_failed', `invalid cursor \`${filter.cursor}\``);
-          where.add('seq > ?', Number(after));
+          where.add(desc ? 'seq < ?' : 'seq > ?', Number(after));
         }
-        if (filter.targetId) where.add('target_id = ?', filter.targetId);
-        if (filter.action) where.add('action = ?', filter.action);
+        auditConditions(where, filter);
         const rows = await ex.all<AuditRow>(
-          `SELECT * FROM audit_events${where} ORDER BY seq LIMIT ${where.bind(filter.limit + 1)}`,
+          `SELECT * FROM audit_events${where} ORDER BY seq${desc ? ' DESC' : ''} LIMIT ${where.bind(filter.limit + 1)}`,
           where.params,
         );
         return toPage(rows.map(toAudit), filter.limit, (e) => e.seq);
@@ -495,5 +527,6 @@ export function sqlRepositories(ex: SqlExecutor, forUpdate: string): Repositorie
     ...oauth,
     ...policy,
     ...auditLog,
+    ...secrets,
   };
 }

@@ -12,6 +12,7 @@ import type {
   FederatedIssuerRecord,
   IssuedTokenRecord,
   Page,
+  SecretRecord,
   SigningKeyRecord,
   SigningKeyState,
   TeamRecord,
@@ -50,7 +51,25 @@ export interface AgentFilter extends PageRequest {
 
 export interface AuditFilter extends PageRequest {
   readonly targetId?: string | undefined;
+  /** Exact action, or every action with a prefix when it ends in `*` (`agent.*`). */
   readonly action?: string | undefined;
+  /** Events at or after this time (epoch ms). */
+  readonly from?: number | undefined;
+  /** Events before this time (epoch ms). */
+  readonly to?: number | undefined;
+  /** Events an agent did or that were done to it. */
+  readonly agentId?: string | undefined;
+  /** Events by a user's token, by an agent acting for the user, or done to the user. */
+  readonly userId?: string | undefined;
+  readonly actorId?: string | undefined;
+  readonly actorType?: string | undefined;
+  readonly outcome?: AuditEventRecord['outcome'] | undefined;
+  /** Case-insensitive substring of the action, actor, target, reason, request id or details. */
+  readonly q?: string | undefined;
+  /** Only events with a greater sequence number (for following the log). */
+  readonly afterSeq?: number | undefined;
+  /** `asc` (default): oldest first; `desc`: newest first. */
+  readonly order?: 'asc' | 'desc' | undefined;
 }
 
 export type AgentPatch = Partial<
@@ -143,9 +162,21 @@ export interface Repositories {
     getKey(name: string): Promise<AuditKeyRecord | null>;
     /** False when a key of that name exists already. */
     insertKey(key: AuditKeyRecord): Promise<boolean>;
+    keyNames(): Promise<readonly string[]>;
+    /** Replaces the sealed private key (master-key re-wrap). */
+    resealKey(name: string, privateKey: string): Promise<void>;
+  };
+  readonly secrets: {
+    get(name: string, options?: { lock?: boolean }): Promise<SecretRecord | null>;
+    /** Inserts or replaces the entry named `record.name`. */
+    put(record: SecretRecord): Promise<void>;
+    list(): Promise<readonly SecretRecord[]>;
+    delete(name: string): Promise<boolean>;
   };
   readonly signingKeys: {
     insert(key: SigningKeyRecord): Promise<void>;
+    /** Replaces the sealed private key (master-key re-wrap). */
+    reseal(kid: string, privateKey: string): Promise<void>;
     /** Every key still on record, oldest first. */
     list(): Promise<readonly SigningKeyRecord[]>;
     /** Compare-and-set of the state (with the timestamps that go with it); false when `kid` is not in `from`. */
