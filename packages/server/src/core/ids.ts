@@ -2,7 +2,7 @@ import { randomFillSync } from 'node:crypto';
 import { monotonicFactory } from 'ulid';
 
 /** Prefixes of Custos identifiers; the prefix tells a reader what an id names. */
-export type IdPrefix = 'agt' | 'usr' | 'tok' | 'evt' | 'fed';
+export type IdPrefix = 'agt' | 'usr' | 'tok' | 'evt' | 'fed' | 'grt';
 
 // ulid's default PRNG makes one CSPRNG call per character; draw from a pooled
 // buffer instead (refilled from the CSPRNG every 4 KiB): same source, far fewer calls.
@@ -17,6 +17,21 @@ function pooledRandom(): number {
 }
 
 const nextUlid = monotonicFactory(pooledRandom);
+
+/**
+ * `bytes` bytes from the CSPRNG as base64url, drawn from the same pooled buffer
+ * (one CSPRNG call per 4 KiB instead of one per identifier). For request ids
+ * and token identifiers, which must be unpredictable but are not keys.
+ */
+export function randomToken(bytes: number): string {
+  if (poolAt + bytes > pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const out = Buffer.from(pool.subarray(poolAt, poolAt + bytes)).toString('base64url');
+  poolAt += bytes;
+  return out;
+}
 
 /**
  * A new identifier `<prefix>_<ULID>`: unique, and sortable by creation time within

@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Actor } from '../audit/index.js';
-import { CustosError } from '../core/index.js';
+import { CustosError, randomToken } from '../core/index.js';
 import { OAuthError, registerOAuthRoutes, sendOAuthError } from '../oauth/index.js';
 import { authenticateRequest } from './admin-auth.js';
 import type { AppDeps } from './deps.js';
@@ -57,7 +56,7 @@ export function buildApp(deps: AppDeps, options: AppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     bodyLimit: deps.config.bodyLimit,
-    genReqId: () => `req_${randomBytes(12).toString('base64url')}`,
+    genReqId: () => `req_${randomToken(12)}`,
     requestIdHeader: false,
     return503OnClosing: true,
     onProtoPoisoning: 'error',

@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import type { Clock } from '../core/index.js';
+import { type Clock, randomToken } from '../core/index.js';
 import { signCompactJws } from './jws.js';
 import type { KeyRing } from './key-ring.js';
 
@@ -35,7 +34,7 @@ export async function issueAccessToken(
   const key = await deps.keys.activeKey();
   const iat = Math.floor(deps.clock.now() / 1000);
   const exp = iat + input.ttlSeconds;
-  const jti = randomBytes(16).toString('base64url');
+  const jti = randomToken(16);
   const payload: Record<string, unknown> = {
     iss: deps.issuer,
     sub: input.subject,

@@ -12,12 +12,22 @@ function named(params: readonly SqlValue[]): Record<number, SqlValue> {
   return out;
 }
 
+/** Prepared statements per connection, kept across batches. */
+const statementCache = new WeakMap<
+  Database.Database,
+  Map<string, Database.Statement<[Record<number, SqlValue>], unknown>>
+>();
+
 /**
  * Runs a batch on a SQLite connection in one `BEGIN IMMEDIATE … COMMIT`, one
  * savepoint per unit. Synchronous: call it where blocking is fine (the worker).
  */
 export function runBatch(db: Database.Database, units: readonly BatchUnit[]): UnitOutcome[] {
-  const cache = new Map<string, Database.Statement<[Record<number, SqlValue>], unknown>>();
+  let cache = statementCache.get(db);
+  if (!cache) {
+    cache = new Map();
+    statementCache.set(db, cache);
+  }
   const prepare = (sql: string) => {
     let stmt = cache.get(sql);
     if (!stmt) {
