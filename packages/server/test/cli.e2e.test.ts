@@ -14,8 +14,8 @@ import { DIALECTS } from './support/databases.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-const RUN_TIMEOUT_MS = 20_000;
-const TEST_TIMEOUT_MS = 60_000;
+const RUN_TIMEOUT_MS = 60_000;
+const TEST_TIMEOUT_MS = 180_000;
 const DAY_MS = 86_400_000;
 
 interface Run {
@@ -167,7 +167,7 @@ describe('custos CLI', { concurrency: true }, () => {
   });
 
   for (const dialect of DIALECTS) {
-    describe(`custos CLI against a server (${dialect})`, { concurrency: 1, timeout: 180_000 }, () => {
+    describe(`custos CLI against a server (${dialect})`, { concurrency: 1, timeout: 900_000 }, () => {
       let t: TestServer;
       let env: Env;
       const cli = (...args: string[]) => custos(args, env);

@@ -129,7 +129,8 @@ for (const dialect of DIALECTS) {
       assert.notEqual((await t.server.store.issuedTokens.get('delegated-1'))?.revokedAt, null);
       assert.equal((await t.api('DELETE', `/api/v1/consents/${byAlice.body.id}`)).status, 409);
       const audit = await t.api('GET', `/api/v1/audit/events?target=${agentId}&action=consent.revoke`);
-      assert.equal(((audit.body.items as Json[])[0]?.details as Json).revokedTokens, 1);
+      const event = (audit.body.items as Json[])[0] ?? {};
+      assert.equal((event.details as Json).revokedTokens, 1);
     });
   });
 }

@@ -15,9 +15,9 @@ import { fileURLToPath } from 'node:url';
 import { createTestDatabase, type Dialect, type TestDatabase } from './support/databases.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-const START_TIMEOUT_MS = 20_000;
+const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 10_000;
-const TEST_TIMEOUT_MS = 45_000;
+const TEST_TIMEOUT_MS = 120_000;
 const TOKEN = /cst_pat_[0-9A-Za-z]{38}/g;
 
 interface Exit {

@@ -12,13 +12,19 @@ import {
  * Custos itself.
  */
 export interface Actor {
-  readonly type: 'admin_token' | 'agent' | 'anonymous' | 'system';
+  /** `user`: a person signed in to the console with a password (see `identity/console-sessions.ts`). */
+  readonly type: 'admin_token' | 'user' | 'agent' | 'anonymous' | 'system';
   readonly id: string;
   /** Admin-token roles grant admin API rights; `agent` and `none` grant none. */
   readonly role: 'admin' | 'auditor' | 'owner' | 'resource_server' | 'agent' | 'none';
   /** The human behind the token, when there is one (always for `owner` tokens). */
   readonly userId: string | null;
   readonly requestId: string | null;
+  /**
+   * For an agent acting for a human (RFC 8693 token exchange): the user, and
+   * the delegation chain of agents from the first actor to this one.
+   */
+  readonly onBehalfOf?: { readonly userId: string; readonly chain: readonly string[] } | undefined;
 }
 
 export const SYSTEM_ACTOR: Actor = {
@@ -73,6 +79,9 @@ function buildAuditEvent(clock: Clock, actor: Actor, entry: AuditEntry): AuditEv
     details: {
       actorRole: actor.role,
       ...(actor.userId ? { actorUserId: actor.userId } : {}),
+      ...(actor.onBehalfOf
+        ? { onBehalfOf: actor.onBehalfOf.userId, delegation: [...actor.onBehalfOf.chain] }
+        : {}),
       ...(entry.changes ? { changes: entry.changes } : {}),
       ...entry.details,
     },

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { chainHash, GENESIS_HASH, link } from '../storage/audit-chain.js';
 import type { AuditEventInput, AuditEventRecord } from '../storage/index.js';
-import { verifyChain } from './verify-chain.js';
+import { PRUNE_ACTION, verifyChain } from './verify-chain.js';
 
 function event(i: number, note: string): AuditEventInput {
   return {
@@ -132,4 +132,113 @@ describe('verifyChain (property tests)', () => {
       }),
     );
   });
+
+  describe('after retention pruned a prefix', () => {
+    /** A log of `n` events whose event `pruneAt` records pruning through `through`. */
+    function prunedLog(notes: readonly string[], through: number, pruneAt: number) {
+      let head = { seq: 0, hash: GENESIS_HASH };
+      const log = notes.map((note, i): AuditEventRecord => {
+        const base = event(i + 1, note);
+        const e =
+          i + 1 === pruneAt ? { ...base, action: PRUNE_ACTION, details: { ...base.details, through } } : base;
+        const linked = link(head, e);
+        head = { seq: linked.seq, hash: linked.hash };
+        return { ...e, seq: linked.seq, prevHash: linked.prevHash, hash: linked.hash };
+      });
+      const anchor = log[through - 1] as AuditEventRecord;
+      const last = log[log.length - 1] as AuditEventRecord;
+      return {
+        kept: log.slice(through),
+        archived: log.slice(0, through),
+        checkpoints: [
+          { size: anchor.seq, hash: anchor.hash as string },
+          { size: last.seq, hash: last.hash as string },
+        ],
+      };
+    }
+    const shape = fc
+      .tuple(notes, fc.nat(), fc.nat())
+      .filter(([n]) => n.length >= 4)
+      .map(([n, a, b]) => {
+        const through = 1 + (a % (n.length - 2)); // 1..len-2: something is kept after it
+        const pruneAt = through + 1 + (b % (n.length - through)); // the prune event comes after
+        return { n, through, pruneAt };
+      });
+
+    it('verifies the rest when it links to a checkpoint at the pruned end and records the prune', async () => {
+      await fc.assert(
+        fc.asyncProperty(shape, async ({ n, through, pruneAt }) => {
+          const { kept, checkpoints } = prunedLog(n, through, pruneAt);
+          const report = await verifyChain(kept, checkpoints);
+          assert.deepEqual(report, {
+            ok: true,
+            checked: n.length - through,
+            lastSeq: n.length,
+            checkpointsChecked: 2,
+            prunedThrough: through,
+          });
+        }),
+      );
+    });
+
+    it('verifies the archived segment on its own, and detects a change inside it', async () => {
+      await fc.assert(
+        fc.asyncProperty(shape, fc.nat(), async ({ n, through, pruneAt }, k) => {
+          const { archived, checkpoints } = prunedLog(n, through, pruneAt);
+          assert.equal((await verifyChain(archived, checkpoints, { segment: true })).ok, true);
+          const i = k % archived.length;
+          const victim = archived[i] as AuditEventRecord;
+          const changed: AuditEventRecord[] = [...archived];
+          changed[i] = { ...victim, reason: 'edited' };
+          const report = await verifyChain(changed, checkpoints, { segment: true });
+          assert.deepEqual(report.problem && [report.problem.kind, report.problem.seq], ['modified', i + 1]);
+        }),
+      );
+    });
+
+    it('reports a deleted prefix as missing without an anchoring checkpoint or a recorded prune', async () => {
+      await fc.assert(
+        fc.asyncProperty(shape, async ({ n, through, pruneAt }) => {
+          const { kept, checkpoints } = prunedLog(n, through, pruneAt);
+          const unanchored = await verifyChain(kept, checkpoints.slice(1));
+          assert.deepEqual(unanchored.problem && [unanchored.problem.kind, unanchored.problem.seq], [
+            'missing',
+            1,
+          ]);
+          const unrecorded = kept.map((e) =>
+            e.action === PRUNE_ACTION ? { ...e, action: 'agent.update' } : e,
+          );
+          const rehashed = chainFrom(unrecorded);
+          const last = rehashed[rehashed.length - 1] as AuditEventRecord;
+          const report = await verifyChain(rehashed, [
+            checkpoints[0] as { size: number; hash: string },
+            { size: last.seq, hash: last.hash as string },
+          ]);
+          assert.deepEqual(report.problem && [report.problem.kind, report.problem.seq], ['missing', 1]);
+        }),
+      );
+    });
+
+    it('reports an event removed right after the pruned end as missing', async () => {
+      await fc.assert(
+        fc.asyncProperty(shape, async ({ n, through, pruneAt }) => {
+          const { kept, checkpoints } = prunedLog(n, through, pruneAt);
+          const report = await verifyChain(kept.slice(1), checkpoints);
+          assert.equal(report.ok, false);
+          assert.equal(report.problem?.kind, 'missing');
+        }),
+      );
+    });
+  });
 });
+
+/** Re-links events (keeping their first prevHash and seq) as an attacker with database access could. */
+function chainFrom(events: readonly AuditEventRecord[]): AuditEventRecord[] {
+  const first = events[0] as AuditEventRecord;
+  let head = { seq: first.seq - 1, hash: first.prevHash as string };
+  return events.map((e) => {
+    const linked = link(head, e);
+    head = { seq: linked.seq, hash: linked.hash };
+    return { ...e, seq: linked.seq, prevHash: linked.prevHash, hash: linked.hash };
+  });
+}

@@ -5,8 +5,15 @@ import { ConfigError } from '../config/index.js';
 import { CliError } from './api-client.js';
 import { agentCommand } from './commands/agent.js';
 import { auditCommand } from './commands/audit.js';
+import { consentCommand, idpCommand } from './commands/delegation.js';
+import { entityCommand } from './commands/entity.js';
 import { federationCommand } from './commands/federation.js';
+import { findingCommand, monitorCommand } from './commands/finding.js';
+import { gatewayCommand } from './commands/gateway.js';
+import { grantCommand } from './commands/grant.js';
 import { keysCommand } from './commands/keys.js';
+import { policyCommand } from './commands/policy.js';
+import { schemaCommand } from './commands/schema.js';
 import { secretCommand } from './commands/secret.js';
 import { migrateCommand, serveCommand } from './commands/serve.js';
 import { teamCommand } from './commands/team.js';
@@ -38,6 +45,15 @@ for (const command of [
   auditCommand(),
   federationCommand(),
   secretCommand(),
+  findingCommand(),
+  monitorCommand(),
+  gatewayCommand(),
+  policyCommand(),
+  grantCommand(),
+  schemaCommand(),
+  entityCommand(),
+  idpCommand(),
+  consentCommand(),
 ]) {
   program.addCommand(command);
 }

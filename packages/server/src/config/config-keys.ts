@@ -1,3 +1,13 @@
+import {
+  type DetectorSettings,
+  parseDetectorSettings,
+  parseResourceTags,
+  parseResponseRules,
+  parseUrlList,
+  type ResourceTags,
+  type ResponseRule,
+} from './monitor-keys.js';
+
 /**
  * Every configuration key, with where it comes from and what it means. Sources,
  * lowest precedence first: built-in default, the YAML file (`custos.yaml`, or
@@ -54,6 +64,48 @@ export interface Config {
   readonly auditCheckpointWebhook: string | null;
   /** Origin line of checkpoints and name of the audit key. Default `<issuer host>/custos-audit`. Env `CUSTOS_AUDIT_ORIGIN`. */
   readonly auditOrigin: string;
+  /** URL every audit event is forwarded to, live and in order (POST, JSON, HMAC-signed), if set. Env `CUSTOS_AUDIT_SINK_WEBHOOK`. */
+  readonly auditSinkWebhook: string | null;
+  /** HMAC-SHA256 key of the sink's `x-custos-signature` header; at least 16 characters; required with a sink. Environment only (`CUSTOS_AUDIT_SINK_SECRET`). */
+  readonly auditSinkSecret: string | null;
+  /** `json` (the API view of each event, default) or `ocsf` (OCSF 1.3 objects). Env `CUSTOS_AUDIT_SINK_FORMAT`. */
+  readonly auditSinkFormat: 'json' | 'ocsf';
+  /** How often the sink looks for new events, in ms; 50..60000. Default 1000. Env `CUSTOS_AUDIT_SINK_INTERVAL_MS`. */
+  readonly auditSinkIntervalMs: number;
+  /** Where `custos audit prune` archives pruned events and their checkpoints. Default `<dataDir>/audit-archive`. Env `CUSTOS_AUDIT_ARCHIVE_DIR`. */
+  readonly auditArchiveDir: string;
+  /** Browser origins allowed to call the gateway besides the issuer's own (comma-separated); requests without `Origin` are not affected. Env `CUSTOS_GATEWAY_ALLOWED_ORIGINS`. */
+  readonly gatewayAllowedOrigins: readonly string[];
+  /** Largest request body the gateway accepts (MCP messages, HTTP API bodies), in bytes. Default 1048576. Env `CUSTOS_GATEWAY_BODY_LIMIT`. */
+  readonly gatewayBodyLimit: number;
+  /** Seconds an upstream has to answer a gateway call. Default 60. Env `CUSTOS_GATEWAY_UPSTREAM_TIMEOUT`. */
+  readonly gatewayUpstreamTimeout: number;
+  /** `durable` (default): a call's authorization is recorded durably before the upstream is called; `fast`: the record is written after the call without holding it, and calls are refused while records cannot be written. Env `CUSTOS_GATEWAY_AUDIT_MODE`. */
+  readonly gatewayAuditMode: 'durable' | 'fast';
+  /** Keep tool-call arguments in gateway audit records (default false: only a keyed hash). Env `CUSTOS_GATEWAY_KEEP_ARGUMENTS`. */
+  readonly gatewayKeepArguments: boolean;
+  /** Calls per second each agent may make through one node's gateway, all upstreams together; 0 turns the limit off. Default 100. Env `CUSTOS_GATEWAY_AGENT_RATE`. */
+  readonly gatewayAgentRate: number;
+  /** Burst of that limit. Default 200. Env `CUSTOS_GATEWAY_AGENT_BURST`. */
+  readonly gatewayAgentBurst: number;
+  /** Run the monitor (activity, baselines, detectors, alerts, automatic response). Default true. Env `CUSTOS_MONITOR_ENABLED`. */
+  readonly monitorEnabled: boolean;
+  /** Learning period of a new agent from its first activity, in seconds; meanwhile only hard rules alert. Default 604800 (7 days). Env `CUSTOS_MONITOR_LEARNING_SECONDS`. */
+  readonly monitorLearningSeconds: number;
+  /** How often the monitor reads new audit events, in ms; 50..60000. Default 250. Env `CUSTOS_MONITOR_INTERVAL_MS`. */
+  readonly monitorIntervalMs: number;
+  /** Detector thresholds and severities over the defaults, by detector id (docs/monitoring.md); a mapping, or JSON in the environment. Env `CUSTOS_MONITOR_DETECTORS`. */
+  readonly monitorDetectors: DetectorSettings;
+  /** Automatic responses, `detector[:minSeverity]=action` (action `notify`, `require_approval` or `suspend`; detector `*` for any); a list or comma-separated. Default none: notify only. Env `CUSTOS_MONITOR_RESPONSE_RULES`. */
+  readonly monitorResponseRules: readonly ResponseRule[];
+  /** Which resources are `sensitive` and which tools are `egress` (glob patterns over resource ids); a mapping, or JSON. Env `CUSTOS_MONITOR_RESOURCE_TAGS`. */
+  readonly monitorResourceTags: ResourceTags;
+  /** URL findings are POSTed to (JSON, HMAC-signed, retried until acknowledged), if set. Env `CUSTOS_MONITOR_WEBHOOK_URL`. */
+  readonly monitorWebhookUrl: string | null;
+  /** HMAC-SHA256 key of alerts' `x-custos-signature`; at least 16 characters; required with a webhook. Environment only (`CUSTOS_MONITOR_WEBHOOK_SECRET`). */
+  readonly monitorWebhookSecret: string | null;
+  /** Receivers of CAEP Security Event Tokens (RFC 8417, pushed per RFC 8935); a list or comma-separated. Default none. Env `CUSTOS_MONITOR_SET_RECEIVERS`. */
+  readonly monitorSetReceivers: readonly string[];
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -144,6 +196,26 @@ const boolean: Parser = (raw, key) => {
   throw new ConfigError(`\`${key}\` must be true or false`);
 };
 
+/** Origins (`https://host[:port]`), as a list or a comma-separated string. */
+const originList: Parser = (raw, key) => {
+  const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : null;
+  if (!items) throw new ConfigError(`\`${key}\` must be a list of origins`);
+  return items
+    .map((item) => String(item).trim())
+    .filter((item) => item !== '')
+    .map((item) => {
+      let url: URL;
+      try {
+        url = new URL(item);
+      } catch {
+        throw new ConfigError(`\`${key}\` has an invalid origin \`${item}\``);
+      }
+      if (url.origin !== item.replace(/\/$/, ''))
+        throw new ConfigError(`\`${key}\`: \`${item}\` is not an origin (scheme://host[:port])`);
+      return url.origin;
+    });
+};
+
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const logLevel: Parser = (raw, key) => {
   if (typeof raw !== 'string' || !LOG_LEVELS.includes(raw as LogLevel)) {
@@ -178,4 +250,33 @@ export const KEYS: Readonly<Record<keyof Config, KeySpec>> = {
   auditCheckpointFile: { env: 'CUSTOS_AUDIT_CHECKPOINT_FILE', inFile: true, parse: text },
   auditCheckpointWebhook: { env: 'CUSTOS_AUDIT_CHECKPOINT_WEBHOOK', inFile: true, parse: httpUrl },
   auditOrigin: { env: 'CUSTOS_AUDIT_ORIGIN', inFile: true, parse: text },
+  auditSinkWebhook: { env: 'CUSTOS_AUDIT_SINK_WEBHOOK', inFile: true, parse: httpUrl },
+  auditSinkSecret: { env: 'CUSTOS_AUDIT_SINK_SECRET', inFile: false, parse: text },
+  auditSinkFormat: { env: 'CUSTOS_AUDIT_SINK_FORMAT', inFile: true, parse: oneOf(['json', 'ocsf']) },
+  auditSinkIntervalMs: { env: 'CUSTOS_AUDIT_SINK_INTERVAL_MS', inFile: true, parse: integer(50, 60_000) },
+  auditArchiveDir: { env: 'CUSTOS_AUDIT_ARCHIVE_DIR', inFile: true, parse: text },
+  gatewayAllowedOrigins: { env: 'CUSTOS_GATEWAY_ALLOWED_ORIGINS', inFile: true, parse: originList },
+  gatewayBodyLimit: {
+    env: 'CUSTOS_GATEWAY_BODY_LIMIT',
+    inFile: true,
+    parse: integer(1024, 1024 * 1024 * 1024),
+  },
+  gatewayUpstreamTimeout: { env: 'CUSTOS_GATEWAY_UPSTREAM_TIMEOUT', inFile: true, parse: integer(1, 3600) },
+  gatewayAuditMode: { env: 'CUSTOS_GATEWAY_AUDIT_MODE', inFile: true, parse: oneOf(['durable', 'fast']) },
+  gatewayKeepArguments: { env: 'CUSTOS_GATEWAY_KEEP_ARGUMENTS', inFile: true, parse: boolean },
+  gatewayAgentRate: { env: 'CUSTOS_GATEWAY_AGENT_RATE', inFile: true, parse: integer(0, 1_000_000) },
+  gatewayAgentBurst: { env: 'CUSTOS_GATEWAY_AGENT_BURST', inFile: true, parse: integer(1, 10_000_000) },
+  monitorEnabled: { env: 'CUSTOS_MONITOR_ENABLED', inFile: true, parse: boolean },
+  monitorLearningSeconds: {
+    env: 'CUSTOS_MONITOR_LEARNING_SECONDS',
+    inFile: true,
+    parse: integer(0, 31_536_000),
+  },
+  monitorIntervalMs: { env: 'CUSTOS_MONITOR_INTERVAL_MS', inFile: true, parse: integer(50, 60_000) },
+  monitorDetectors: { env: 'CUSTOS_MONITOR_DETECTORS', inFile: true, parse: parseDetectorSettings },
+  monitorResponseRules: { env: 'CUSTOS_MONITOR_RESPONSE_RULES', inFile: true, parse: parseResponseRules },
+  monitorResourceTags: { env: 'CUSTOS_MONITOR_RESOURCE_TAGS', inFile: true, parse: parseResourceTags },
+  monitorWebhookUrl: { env: 'CUSTOS_MONITOR_WEBHOOK_URL', inFile: true, parse: httpUrl },
+  monitorWebhookSecret: { env: 'CUSTOS_MONITOR_WEBHOOK_SECRET', inFile: false, parse: text },
+  monitorSetReceivers: { env: 'CUSTOS_MONITOR_SET_RECEIVERS', inFile: true, parse: parseUrlList },
 };

@@ -3,6 +3,12 @@ import { isAbsolute, resolve } from 'node:path';
 import { parseCredential } from '@custos/sdk';
 import { parse as parseYaml } from 'yaml';
 import { type Config, ConfigError, KEYS } from './config-keys.js';
+import {
+  DEFAULT_DETECTORS,
+  type DetectorSettings,
+  type ResourceTags,
+  type ResponseRule,
+} from './monitor-keys.js';
 
 export interface ConfigSources {
   /** Command-line flags, already parsed (camelCase keys). */
@@ -111,7 +117,79 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     ),
     auditCheckpointWebhook: (raw.auditCheckpointWebhook as string | undefined) ?? null,
     auditOrigin: (raw.auditOrigin as string | undefined) ?? `${new URL(issuer).host}/custos-audit`,
+    ...auditSink(raw),
+    auditArchiveDir: resolve(
+      cwd,
+      (raw.auditArchiveDir as string | undefined) ?? resolve(dataDir, 'audit-archive'),
+    ),
+    gatewayAllowedOrigins: Object.freeze((raw.gatewayAllowedOrigins as string[] | undefined) ?? []),
+    gatewayBodyLimit: (raw.gatewayBodyLimit as number | undefined) ?? 1024 * 1024,
+    gatewayUpstreamTimeout: (raw.gatewayUpstreamTimeout as number | undefined) ?? 60,
+    gatewayAuditMode: (raw.gatewayAuditMode as Config['gatewayAuditMode'] | undefined) ?? 'durable',
+    gatewayKeepArguments: (raw.gatewayKeepArguments as boolean | undefined) ?? false,
+    gatewayAgentRate: (raw.gatewayAgentRate as number | undefined) ?? 100,
+    gatewayAgentBurst: (raw.gatewayAgentBurst as number | undefined) ?? 200,
+    ...monitor(raw),
   });
+}
+
+/** The monitor's settings: a webhook needs a secret of at least 16 characters to sign alerts with. */
+function monitor(
+  raw: Record<string, unknown>,
+): Pick<
+  Config,
+  | 'monitorEnabled'
+  | 'monitorLearningSeconds'
+  | 'monitorIntervalMs'
+  | 'monitorDetectors'
+  | 'monitorResponseRules'
+  | 'monitorResourceTags'
+  | 'monitorWebhookUrl'
+  | 'monitorWebhookSecret'
+  | 'monitorSetReceivers'
+> {
+  const webhook = (raw.monitorWebhookUrl as string | undefined) ?? null;
+  const secret = (raw.monitorWebhookSecret as string | undefined) ?? null;
+  if (webhook !== null && secret === null)
+    throw new ConfigError(
+      '`monitorWebhookUrl` needs `monitorWebhookSecret` (CUSTOS_MONITOR_WEBHOOK_SECRET) to sign alerts',
+    );
+  if (secret !== null && secret.length < 16)
+    throw new ConfigError('`monitorWebhookSecret` must be at least 16 characters');
+  return {
+    monitorEnabled: (raw.monitorEnabled as boolean | undefined) ?? true,
+    monitorLearningSeconds: (raw.monitorLearningSeconds as number | undefined) ?? 7 * 86_400,
+    monitorIntervalMs: (raw.monitorIntervalMs as number | undefined) ?? 250,
+    monitorDetectors: (raw.monitorDetectors as DetectorSettings | undefined) ?? DEFAULT_DETECTORS,
+    monitorResponseRules: Object.freeze((raw.monitorResponseRules as ResponseRule[] | undefined) ?? []),
+    monitorResourceTags: (raw.monitorResourceTags as ResourceTags | undefined) ?? {
+      sensitive: [],
+      egress: [],
+    },
+    monitorWebhookUrl: webhook,
+    monitorWebhookSecret: secret,
+    monitorSetReceivers: Object.freeze((raw.monitorSetReceivers as string[] | undefined) ?? []),
+  };
+}
+
+/** The live audit sink's settings: a webhook needs a secret of at least 16 characters to sign with. */
+function auditSink(
+  raw: Record<string, unknown>,
+): Pick<Config, 'auditSinkWebhook' | 'auditSinkSecret' | 'auditSinkFormat' | 'auditSinkIntervalMs'> {
+  const webhook = (raw.auditSinkWebhook as string | undefined) ?? null;
+  const secret = (raw.auditSinkSecret as string | undefined) ?? null;
+  if (webhook !== null && secret === null)
+    throw new ConfigError(
+      '`auditSinkWebhook` needs `auditSinkSecret` (CUSTOS_AUDIT_SINK_SECRET) to sign deliveries',
+    );
+  if (secret !== null && secret.length < 16)
+    throw new ConfigError('`auditSinkSecret` must be at least 16 characters');
+  return {
+    auditSinkWebhook: webhook,
+    auditSinkSecret: secret,
+    auditSinkFormat: (raw.auditSinkFormat as Config['auditSinkFormat'] | undefined) ?? 'json',
+    auditSinkIntervalMs: (raw.auditSinkIntervalMs as number | undefined) ?? 1000,
+  };
 }
 
 /** Settings that are legal but unsafe; the server logs each loudly at start. */

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'not_found'
   | 'conflict'
   | 'invalid_transition'
+  | 'rate_limited'
   | 'unavailable'
   | 'internal';
 
@@ -19,6 +20,9 @@ export type ErrorCode =
 export interface FieldError {
   readonly pointer: string;
   readonly detail: string;
+  /** Where in the text at `pointer` the problem is (1-based), when known (policy errors). */
+  readonly line?: number;
+  readonly column?: number;
 }
 
 /**

@@ -1,9 +1,11 @@
+import { createServer } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Actor } from '../audit/index.js';
 import { CustosError, randomToken } from '../core/index.js';
 import { OAuthError, registerOAuthRoutes, sendOAuthError } from '../oauth/index.js';
 import { authenticateRequest } from './admin-auth.js';
+import { registerConsoleRoutes } from './console-routes.js';
 import type { AppDeps } from './deps.js';
 import type { Metrics } from './metrics.js';
 import { buildOpenApi } from './openapi.js';
@@ -12,9 +14,20 @@ import type { RouteAccess, RouteDef } from './route.js';
 import { adminTokenRoutes } from './routes/admin-tokens.js';
 import { agentRoutes } from './routes/agents.js';
 import { auditRoutes } from './routes/audit-events.js';
+import { auditExportRoutes } from './routes/audit-export.js';
+import { registerAuthzenRoutes } from './routes/authzen.js';
 import { credentialRoutes } from './routes/credentials.js';
+import { dashboardRoutes } from './routes/dashboard.js';
+import { delegationRoutes } from './routes/delegation.js';
+import { entityRoutes } from './routes/entities.js';
 import { federationRoutes } from './routes/federation.js';
+import { gatewayRoutes } from './routes/gateway.js';
+import { grantRoutes } from './routes/grants.js';
+import { monitorRoutes } from './routes/monitor.js';
+import { policyRoutes } from './routes/policy.js';
+import { schemaRoutes } from './routes/policy-schema.js';
 import { secretRoutes } from './routes/secrets.js';
+import { sessionRoutes } from './routes/session.js';
 import { teamRoutes } from './routes/teams.js';
 import { userRoutes } from './routes/users.js';
 import { compileValidator } from './validation.js';
@@ -28,7 +41,17 @@ export const API_ROUTES: readonly RouteDef[] = [
   ...credentialRoutes,
   ...federationRoutes,
   ...secretRoutes,
+  ...delegationRoutes,
+  ...policyRoutes,
+  ...grantRoutes,
+  ...entityRoutes,
+  ...schemaRoutes,
   ...auditRoutes,
+  ...monitorRoutes,
+  ...auditExportRoutes,
+  ...sessionRoutes,
+  ...dashboardRoutes,
+  ...gatewayRoutes,
 ];
 
 declare module 'fastify' {
@@ -54,6 +77,13 @@ const toFastifyPath = (path: string) => path.replace(/\{(\w+)\}/g, ':$1');
  */
 export function buildApp(deps: AppDeps, options: AppOptions): FastifyInstance {
   const app = Fastify({
+    // The gateway's paths (`/mcp/…`, `/gw/…` and their RFC 9728 metadata) are served
+    // before the framework: a proxy hop must cost about what a bare Node proxy does.
+    serverFactory: (handler) =>
+      createServer((request, response) => {
+        if (deps.gateway.handles(request.url ?? '')) void deps.gateway.handle(request, response);
+        else handler(request, response);
+      }),
     loggerInstance: options.logger as FastifyBaseLogger,
     bodyLimit: deps.config.bodyLimit,
     genReqId: () => `req_${randomToken(12)}`,
@@ -89,13 +119,22 @@ export function buildApp(deps: AppDeps, options: AppOptions): FastifyInstance {
 
   app.setErrorHandler(async (error, request, reply) => {
     const { body, internal } = toProblem(error, request.id);
+    // the store cannot be written or reached: nothing was done, the client may retry
+    const unavailable = body.status === 503;
     if (request.routeOptions.config.oauth) {
-      if (internal) request.log.error({ err: error }, 'oauth request failed');
+      if (internal || unavailable) request.log.error({ err: error }, 'oauth request failed');
+      if (unavailable) {
+        return sendOAuthError(
+          reply,
+          new OAuthError('temporarily_unavailable', 'the service cannot record this request now; try again'),
+        );
+      }
       const code = internal ? 'server_error' : 'invalid_request';
       return sendOAuthError(reply, new OAuthError(code, internal ? 'internal error' : body.detail));
     }
-    if (internal) request.log.error({ err: error }, 'request failed');
+    if (internal || unavailable) request.log.error({ err: error }, 'request failed');
     else request.log.info({ problem: body.type, detail: body.detail }, 'request refused');
+    if (unavailable) reply.header('retry-after', '1');
     if (body.status === 401) reply.header('www-authenticate', 'Bearer realm="custos"');
     return reply.status(body.status).type('application/problem+json').send(body);
   });
@@ -111,6 +150,7 @@ export function buildApp(deps: AppDeps, options: AppOptions): FastifyInstance {
       method: route.method,
       url: toFastifyPath(route.path),
       config: { access: route.access },
+      ...(route.bodyLimit ? { bodyLimit: route.bodyLimit } : {}),
       preValidation: async (request) => {
         if (!route.body) return;
         if (request.body === undefined && route.bodyOptional) request.body = {};
@@ -145,6 +185,8 @@ export function buildApp(deps: AppDeps, options: AppOptions): FastifyInstance {
   }
 
   registerOAuthRoutes(app, { ...deps, ...deps.oauth }, deps.config.dpopNonce);
+  registerAuthzenRoutes(app, deps);
+  registerConsoleRoutes(app);
 
   const openapi = buildOpenApi(API_ROUTES, deps.config.issuer, options.version);
   app.get('/api/v1/openapi.json', async () => openapi);

@@ -11,6 +11,7 @@ const PROBLEMS: Readonly<Record<ErrorCode, { status: number; title: string }>> =
   invalid_transition: { status: 409, title: 'Invalid state transition' },
   payload_too_large: { status: 413, title: 'Request body too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
+  rate_limited: { status: 429, title: 'Too many requests' },
   internal: { status: 500, title: 'Internal error' },
   unavailable: { status: 503, title: 'Service unavailable' },
 };

@@ -34,6 +34,8 @@ export interface RouteDef<
   readonly access: RouteAccess;
   readonly status?: number;
   readonly body?: B;
+  /** Largest body this route accepts, in bytes, when more than the server-wide limit (policy sets). */
+  readonly bodyLimit?: number;
   /** A request without a body is treated as `{}` (for bodies whose fields are all optional). */
   readonly bodyOptional?: boolean;
   readonly query?: Q;

@@ -273,14 +273,86 @@ export const AuditKey = Type.Object({
   publicKey: Type.String({ description: 'base64 of the raw Ed25519 public key' }),
   vkey: Type.String({ description: 'C2SP signed-note verifier key' }),
 });
+/** An RFC 3339 time with its own description. */
+const TimeOf = (description: string) =>
+  Type.String({ format: 'date-time', pattern: Timestamp.pattern ?? '', description });
+const AuditOutcome = Type.Union([Type.Literal('success'), Type.Literal('failure'), Type.Literal('denied')]);
 export const AuditQuery = Type.Object(
   {
     ...PageQueryFields,
-    target: Type.Optional(Type.String({ maxLength: 200 })),
-    action: Type.Optional(Type.String({ maxLength: 100 })),
+    target: Type.Optional(Type.String({ maxLength: 200, description: 'exact target id' })),
+    action: Type.Optional(
+      Type.String({
+        maxLength: 100,
+        pattern: '^[a-z0-9_.]+\\*?$',
+        description:
+          'the event type: an exact action (`agent.suspend`), or a prefix ending in `*` (`agent.*`)',
+      }),
+    ),
+    from: Type.Optional(TimeOf('events at or after this time (RFC 3339)')),
+    to: Type.Optional(TimeOf('events before this time (RFC 3339)')),
+    agent: Type.Optional(
+      Type.String({ maxLength: 200, description: 'events an agent did or that were done to it (`agt_…`)' }),
+    ),
+    user: Type.Optional(
+      Type.String({
+        maxLength: 254,
+        description:
+          "events by a user's token, by an agent acting for the user, or done to the user (id or email)",
+      }),
+    ),
+    actor: Type.Optional(
+      Type.String({ maxLength: 200, description: 'exact actor id (`tok_…`, `agt_…`, `custos`)' }),
+    ),
+    actorType: Type.Optional(
+      Type.Union([
+        Type.Literal('admin_token'),
+        Type.Literal('user'),
+        Type.Literal('agent'),
+        Type.Literal('anonymous'),
+        Type.Literal('system'),
+      ]),
+    ),
+    outcome: Type.Optional(AuditOutcome),
+    q: Type.Optional(
+      Text(1, 200, 'case-insensitive text in the action, actor, target, reason, request id or details'),
+    ),
+    after: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'only events with a greater sequence number' }),
+    ),
+    order: Type.Optional(
+      Type.Union([Type.Literal('asc'), Type.Literal('desc')], { description: '`asc` (default) or `desc`' }),
+    ),
   },
   { additionalProperties: false },
 );
+export const AuditHead = Type.Object({
+  seq: Type.Integer({ description: 'the last sequence number appended' }),
+  hash: Type.String(),
+  firstSeq: Type.Union([Type.Integer(), Type.Null()], { description: 'the oldest event still stored' }),
+});
+export const AuditPruneBody = Type.Object(
+  {
+    before: TimeOf('prune events recorded before this time (whole checkpointed segments)'),
+    reason: Type.Optional(Text(1, 500)),
+  },
+  { additionalProperties: false },
+);
+export const AuditPruneResult = Type.Object({
+  from: Type.Integer(),
+  through: Type.Integer({ description: 'the last pruned sequence number: a signed checkpoint ends there' }),
+  events: Type.Integer(),
+  archive: Type.String({ description: 'server-side path of the JSON-lines archive' }),
+  checkpoints: Type.String({ description: 'server-side path of the checkpoints that verify the archive' }),
+  checkpoint: Type.String({ description: 'the signed note at `through`' }),
+});
+export const AuditSink = Type.Object({
+  name: Type.String(),
+  cursor: Type.Integer({ description: 'the last sequence number the receiver acknowledged' }),
+  lag: Type.Integer({ description: 'events appended but not yet acknowledged' }),
+  lastError: Type.Union([Type.String(), Type.Null()]),
+  updatedAt: Timestamp,
+});
 
 export const Problem = Type.Object(
   {
@@ -289,7 +361,16 @@ export const Problem = Type.Object(
     status: Type.Integer(),
     detail: Type.String(),
     requestId: Type.Optional(Type.String()),
-    errors: Type.Optional(Type.Array(Type.Object({ pointer: Type.String(), detail: Type.String() }))),
+    errors: Type.Optional(
+      Type.Array(
+        Type.Object({
+          pointer: Type.String(),
+          detail: Type.String(),
+          line: Type.Optional(Type.Integer()),
+          column: Type.Optional(Type.Integer()),
+        }),
+      ),
+    ),
   },
   { description: 'RFC 9457 problem details' },
 );
@@ -388,6 +469,62 @@ export const PutSecret = Type.Object(
   {
     value: Type.String({ minLength: 1, maxLength: 65_536, description: 'write-only: never returned' }),
     description: Type.Optional(Text(0, 1000)),
+  },
+  { additionalProperties: false },
+);
+
+// ---- delegation
+
+export const IdentityProvider = Type.Object({
+  id: Id('idp'),
+  issuer: Type.String(),
+  jwksUri: Type.Union([Type.String(), Type.Null()]),
+  jwks: Type.Union([
+    Type.Object({ keys: Type.Array(Type.Record(Type.String(), Type.Unknown())) }),
+    Type.Null(),
+  ]),
+  audience: Type.String(),
+  claim: Type.Union([Type.Literal('sub'), Type.Literal('email')]),
+  jitUsers: Type.Boolean(),
+  createdAt: Timestamp,
+});
+export const AddIdentityProvider = Type.Object(
+  {
+    issuer: Type.String({ maxLength: 2000, pattern: '^https?://[^\\s#]+$' }),
+    jwks: Type.Optional(
+      Type.Object(
+        {
+          keys: Type.Array(Type.Record(Type.String({ maxLength: 20 }), Type.Unknown()), {
+            minItems: 1,
+            maxItems: 50,
+          }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    jwksUri: Type.Optional(Type.String({ maxLength: 2000, pattern: '^https?://[^\\s#]+$' })),
+    audience: Type.String({ minLength: 1, maxLength: 2000 }),
+    claim: Type.Optional(Type.Union([Type.Literal('sub'), Type.Literal('email')])),
+    jitUsers: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export const Consent = Type.Object({
+  id: Id('cns'),
+  user: Id('usr'),
+  agent: Id('agt'),
+  scopes: Type.Array(Type.String()),
+  createdBy: Type.String(),
+  createdAt: Timestamp,
+  expiresAt: Timestamp,
+  revokedAt: Type.Union([Timestamp, Type.Null()]),
+});
+export const GrantConsent = Type.Object(
+  {
+    user: UserRef,
+    agent: Id('agt'),
+    scopes: Type.Array(ScopeToken, { minItems: 1, maxItems: 100, uniqueItems: true }),
+    expiresAt: Timestamp,
   },
   { additionalProperties: false },
 );

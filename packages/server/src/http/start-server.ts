@@ -1,13 +1,17 @@
 import { createHmac } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
-import { Checkpointer, loadAuditKey } from '../audit/index.js';
+import { AuditForwarder, Checkpointer, loadAuditKey, SYSTEM_ACTOR } from '../audit/index.js';
 import { type Config, insecureSettings, loadMasterKey } from '../config/index.js';
 import { type Clock, systemClock } from '../core/index.js';
-import { ensureBootstrapToken } from '../identity/index.js';
+import { Gateway, refreshMcpServer } from '../gateway/index.js';
+import { ensureBootstrapToken, pruneSessions } from '../identity/index.js';
+import { startMonitor } from '../monitor/index.js';
 import { ClientAuthenticator, DpopNonces, KeyRing, type OAuthDeps } from '../oauth/index.js';
+import { PolicyEngine } from '../policy/index.js';
 import { type MasterKey, masterKeyFrom } from '../secrets/index.js';
 import { createGroupCommitter, openStore, type Store } from '../storage/index.js';
 import { buildApp } from './app.js';
@@ -77,7 +81,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     nowMs: clock.now(),
   });
   const timers: NodeJS.Timeout[] = [];
-  let stopCheckpoints = async () => undefined as void;
+  let stopCheckpoints = async (): Promise<void> => undefined;
+  let stopSink = async (): Promise<void> => undefined;
+  let stopPolicy = (): void => undefined;
+  let stopGateway = async (): Promise<void> => undefined;
+  let stopMonitor = async (): Promise<void> => undefined;
   let app: FastifyInstance | undefined;
   try {
     const keys = new KeyRing(
@@ -91,7 +99,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       },
     );
     await keys.initialize();
+    const policy = new PolicyEngine({ store, clock });
+    stopPolicy = () => policy.close();
+    // load the policy state now: a broken one shows in the log at start, not at the first decision
+    await policy
+      .current()
+      .catch((error: unknown) => logger.error({ err: error }, 'policy state failed to load'));
     const oauth: OAuthDeps = {
+      policy,
       store,
       clock,
       issuer: config.issuer,
@@ -126,17 +141,75 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       await checkpointer.tick(true);
     };
     checkpointer.start();
+    if (config.auditSinkWebhook && config.auditSinkSecret) {
+      const forwarder = new AuditForwarder(
+        { store, clock, logger },
+        {
+          name: 'webhook',
+          url: config.auditSinkWebhook,
+          secret: config.auditSinkSecret,
+          format: config.auditSinkFormat,
+          batchSize: 500,
+          intervalMs: config.auditSinkIntervalMs,
+          productVersion: VERSION,
+          owner: `${hostname()}:${config.port}`,
+        },
+      );
+      stopSink = () => forwarder.stop();
+      forwarder.start();
+    }
+    const gateway = new Gateway(
+      {
+        store,
+        clock,
+        logger,
+        master,
+        keys,
+        engine: policy,
+        committer: oauth.committer,
+        dpop: oauth.dpop,
+        leewaySeconds: config.clockLeeway,
+      },
+      {
+        issuer: config.issuer,
+        allowedOrigins: new Set(config.gatewayAllowedOrigins),
+        bodyLimit: config.gatewayBodyLimit,
+        upstreamTimeoutMs: config.gatewayUpstreamTimeout * 1000,
+        agentLimit:
+          config.gatewayAgentRate > 0
+            ? { rate: config.gatewayAgentRate, burst: config.gatewayAgentBurst }
+            : undefined,
+        audit: {
+          mode: config.gatewayAuditMode,
+          keepArguments: config.gatewayKeepArguments,
+          argumentsKey: hmacKey(master.key, 'gateway-arguments'),
+        },
+      },
+    );
+    stopGateway = () => gateway.close();
+    await gateway.start();
+    const monitor = await startMonitor({ store, clock, logger, master, registry: metrics.registry }, config);
+    stopMonitor = () => monitor.stop();
     const deps = {
       store,
       clock,
       config,
       oauth,
+      policy,
       master,
       audit: { key: auditKey, checkpointer },
+      gateway,
+      monitor,
       settings: {
         agentDefaultTtlMs: config.agentDefaultTtlDays * DAY_MS,
         adminTokenDefaultTtlMs: config.adminTokenTtlDays * DAY_MS,
       },
+    };
+    gateway.onToolsChanged = (server) => {
+      refreshMcpServer({ store, clock, engine: policy, gateway }, SYSTEM_ACTOR, server).catch(
+        (error: unknown) =>
+          logger.warn({ err: error, server }, 'refreshing the tools of an MCP server failed'),
+      );
     };
     timers.push(
       setInterval(() => {
@@ -146,9 +219,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       }, 60_000).unref(),
       setInterval(() => {
         const now = clock.now();
-        Promise.all([store.usedJtis.deleteExpired(now), store.issuedTokens.deleteExpired(now)]).catch(
-          (error: unknown) => logger.error({ err: error }, 'pruning expired token records failed'),
-        );
+        Promise.all([
+          store.usedJtis.deleteExpired(now),
+          store.issuedTokens.deleteExpired(now),
+          pruneSessions({ store, clock, settings: deps.settings }),
+        ]).catch((error: unknown) => logger.error({ err: error }, 'pruning expired token records failed'));
       }, 300_000).unref(),
     );
     app = buildApp(deps, { logger, metrics, version: VERSION });
@@ -167,9 +242,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       bootstrap,
       close: async () => {
         for (const timer of timers) clearInterval(timer);
+        // the gateway first: it ends its long-lived streams, which would hold the server open
+        await stopGateway();
         await running.close();
         await oauth.committer.drain();
+        await stopMonitor();
+        stopPolicy();
         await stopCheckpoints();
+        await stopSink();
         await store.close();
       },
     };
@@ -177,6 +257,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     for (const timer of timers) clearInterval(timer);
     await app?.close();
     await stopCheckpoints().catch(() => undefined);
+    await stopSink().catch(() => undefined);
+    await stopGateway().catch(() => undefined);
+    await stopMonitor().catch(() => undefined);
+    stopPolicy();
     await store.close();
     throw error;
   }

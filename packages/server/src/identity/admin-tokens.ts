@@ -7,6 +7,7 @@ import {
   type AdminTokenRecord,
   type Page,
   type PageRequest,
+  StoreUnavailable,
   UniqueViolation,
 } from '../storage/index.js';
 import { requireAdmin } from './access.js';
@@ -145,7 +146,11 @@ export async function authenticateAdminToken(
     if (user?.status !== 'active') throw unauthenticated("admin token's user is deactivated");
   }
   if (record.lastUsedAt === null || now - record.lastUsedAt > TOUCH_INTERVAL_MS) {
-    await deps.store.adminTokens.touch(record.id, now);
+    // Bookkeeping, not an audited change: while the store cannot be written, reads
+    // (such as an auditor reading the log during the outage) still work.
+    await deps.store.adminTokens.touch(record.id, now).catch((error: unknown) => {
+      if (!(error instanceof StoreUnavailable)) throw error;
+    });
   }
   return { type: 'admin_token', id: record.id, role: record.role, userId: record.userId, requestId };
 }

@@ -10,6 +10,9 @@ import {
 import { requireAdmin } from './access.js';
 import type { IdentityDeps } from './deps.js';
 
+/** Tells the policy engine's entity cache that this user's `User` entity changed (see `policy/entity-loader.ts`). */
+const userEntityChange = (id: string) => ({ topic: 'policy' as const, id: `entity:User::${JSON.stringify(id)}` });
+
 /**
  * Finds a user by id (`usr_…`) or email, as admins refer to people either way.
  * Returns null when there is no such user.
@@ -136,6 +139,7 @@ export async function updateUser(
       throw error;
     }
     if (!after) throw notFound('user', ref);
+    await tx.notify(userEntityChange(before.id));
     await recordAuditEvent(tx, deps.clock, actor, {
       action: 'user.update',
       target: { type: 'user', id: before.id },
@@ -161,6 +165,7 @@ export async function deactivateUser(
     if (!before) throw notFound('user', ref);
     const after = await tx.users.setStatus(before.id, 'active', 'deactivated', deps.clock.now());
     if (!after) throw new CustosError('invalid_transition', `user \`${before.id}\` is already deactivated`);
+    await tx.notify(userEntityChange(before.id));
     await recordAuditEvent(tx, deps.clock, actor, {
       action: 'user.deactivate',
       target: { type: 'user', id: before.id },

@@ -1,4 +1,5 @@
 import type { Clock } from '../core/index.js';
+import type { PolicyEngine } from '../policy/index.js';
 import type { GroupCommitter, Store } from '../storage/index.js';
 import type { ClientAuthenticator } from './client-auth.js';
 import type { DpopSettings } from './dpop.js';
@@ -15,6 +16,8 @@ export interface OAuthDeps {
   readonly committer: GroupCommitter;
   readonly dpop: DpopSettings;
   readonly accessTokenTtlSeconds: number;
+  /** Decides which scopes and audiences an agent may get (`token:issue`). */
+  readonly policy: PolicyEngine;
 }
 
 /** An inbound OAuth request, independent of the HTTP framework. */

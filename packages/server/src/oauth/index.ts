@@ -13,3 +13,10 @@ export type { OAuthErrorCode } from './oauth-error.js';
 export { OAuthError } from './oauth-error.js';
 export { registerOAuthRoutes, sendOAuthError } from './routes.js';
 export { verifyIssuedToken } from './verify-issued-token.js';
+export {
+  addIdentityProvider,
+  listIdentityProviders,
+  personFromProviderToken,
+  removeIdentityProvider,
+} from './identity-providers.js';
+export type { AddIdentityProviderInput } from './identity-providers.js';

@@ -1,4 +1,5 @@
 import { type Actor, auditStatement } from '../audit/index.js';
+import { type Decision, type DecisionRequest, decisionAuditEntry, recordedRequest } from '../policy/index.js';
 import {
   type AgentRecord,
   claimJtiStatement,
@@ -65,22 +66,107 @@ export async function authenticateClient(
   return deps.clients.authenticate(assertion, one(form, 'client_id'));
 }
 
-/** Step: requested scopes must all be allowed; none requested means every allowed scope. */
-function grantScopes(form: Form, agent: AgentRecord): string[] {
+/** What policy granted a token, and every `token:issue` decision taken on the way. */
+interface Granted {
+  readonly values: string[];
+  readonly decisions: { readonly request: DecisionRequest; readonly decision: Decision }[];
+}
+
+/** Asks the engine whether the agent may be issued a token on each resource (`token:issue`). */
+async function decideIssue(
+  deps: OAuthDeps,
+  agent: AgentRecord,
+  type: 'Scope' | 'Audience',
+  ids: readonly string[],
+): Promise<Granted['decisions']> {
+  const out: { request: DecisionRequest; decision: Decision }[] = [];
+  for (const id of ids) {
+    const request: DecisionRequest = {
+      principal: { type: 'Agent', id: agent.id },
+      action: 'token:issue',
+      resource: { type, id },
+    };
+    out.push({ request, decision: await deps.policy.decide(request) });
+  }
+  return out;
+}
+
+/** Candidates when the client names none: the agent's allow-list, then what policies name for it. */
+async function candidates(
+  deps: OAuthDeps,
+  agent: AgentRecord,
+  type: 'Scope' | 'Audience',
+): Promise<string[]> {
+  const listed = type === 'Scope' ? agent.allowedScopes : agent.allowedAudiences;
+  const named = await deps.policy.namedResources({ type: 'Agent', id: agent.id }, type);
+  return [...new Set([...listed, ...named.map((u) => u.id)])];
+}
+
+/** Records a refused `token:issue` decision (with its policies) before the refusal is answered. */
+async function recordRefusedIssue(
+  deps: OAuthDeps,
+  requestId: string,
+  refused: Granted['decisions'][number],
+): Promise<void> {
+  await deps.committer
+    .submit({
+      statements: [
+        auditStatement(
+          deps.clock,
+          agentActor(refused.request.principal.id, requestId),
+          decisionAuditEntry(refused.request, refused.decision, 'token'),
+        ),
+      ],
+    })
+    .catch(() => undefined); // the refusal itself is recorded by the caller (`token.refuse`)
+}
+
+/**
+ * Step: policy decides the scopes. Each requested scope needs `token:issue` on
+ * `Scope::"<scope>"` (the agent's `allowedScopes` are platform grants of it);
+ * none requested means every candidate scope policy allows.
+ */
+async function grantScopes(
+  deps: OAuthDeps,
+  form: Form,
+  agent: AgentRecord,
+  requestId: string,
+): Promise<Granted> {
   const raw = one(form, 'scope');
-  if (raw === undefined) return [...agent.allowedScopes];
+  if (raw === undefined) {
+    const decisions = await decideIssue(deps, agent, 'Scope', await candidates(deps, agent, 'Scope'));
+    return {
+      values: decisions.filter((d) => d.decision.allowed).map((d) => d.request.resource.id),
+      decisions,
+    };
+  }
   const requested = [...new Set(raw.split(' ').filter((s) => s !== ''))];
   for (const scope of requested) {
     if (!SCOPE_TOKEN.test(scope)) throw new OAuthError('invalid_scope', 'malformed scope');
-    if (!agent.allowedScopes.includes(scope)) {
-      throw new OAuthError('invalid_scope', `scope \`${scope}\` is not allowed for this client`);
-    }
   }
-  return requested;
+  const decisions = await decideIssue(deps, agent, 'Scope', requested);
+  const refused = decisions.find((d) => !d.decision.allowed);
+  if (refused) {
+    await recordRefusedIssue(deps, requestId, refused);
+    throw new OAuthError(
+      'invalid_scope',
+      `scope \`${refused.request.resource.id}\` is not allowed for this client`,
+    );
+  }
+  return { values: requested, decisions };
 }
 
-/** Step: RFC 8707 resources become the audience; each must be allowed. */
-function grantAudience(form: Form, agent: AgentRecord): string[] {
+/**
+ * Step: RFC 8707 resources become the audience; each needs `token:issue` on
+ * `Audience::"<resource>"`. None named: the one audience policy allows, if
+ * there is exactly one.
+ */
+async function grantAudience(
+  deps: OAuthDeps,
+  form: Form,
+  agent: AgentRecord,
+  requestId: string,
+): Promise<Granted> {
   const resources = [...new Set(form.get('resource') ?? [])];
   for (const resource of resources) {
     let url: URL;
@@ -90,18 +176,42 @@ function grantAudience(form: Form, agent: AgentRecord): string[] {
       throw new OAuthError('invalid_target', 'each `resource` must be an absolute URI');
     }
     if (url.hash) throw new OAuthError('invalid_target', '`resource` must not have a fragment');
-    if (!agent.allowedAudiences.includes(resource)) {
-      throw new OAuthError('invalid_target', `resource \`${resource}\` is not allowed for this client`);
-    }
   }
-  if (resources.length > 0) return resources;
-  if (agent.allowedAudiences.length === 1) return [...agent.allowedAudiences];
+  if (resources.length > 0) {
+    const decisions = await decideIssue(deps, agent, 'Audience', resources);
+    const refused = decisions.find((d) => !d.decision.allowed);
+    if (refused) {
+      await recordRefusedIssue(deps, requestId, refused);
+      throw new OAuthError(
+        'invalid_target',
+        `resource \`${refused.request.resource.id}\` is not allowed for this client`,
+      );
+    }
+    return { values: resources, decisions };
+  }
+  const decisions = await decideIssue(deps, agent, 'Audience', await candidates(deps, agent, 'Audience'));
+  const allowed = decisions.filter((d) => d.decision.allowed).map((d) => d.request.resource.id);
+  if (allowed.length === 1) return { values: allowed, decisions };
   throw new OAuthError(
     'invalid_target',
-    agent.allowedAudiences.length === 0
+    allowed.length === 0
       ? 'this client may not get tokens for any resource'
       : 'name the `resource` to get a token for',
   );
+}
+
+/** The `token:issue` decisions, as the `token.issue` audit event records them (what-if replays them). */
+function policyDetails(granted: readonly Granted[]): Record<string, unknown> {
+  const all = granted.flatMap((g) => g.decisions);
+  return {
+    version: all.at(-1)?.decision.version ?? null,
+    decisions: all.map(({ request, decision }) => ({
+      request: recordedRequest(request),
+      decision: decision.allowed ? 'allow' : 'deny',
+      policies: decision.policies,
+      ...(decision.errors.length > 0 ? { errors: decision.errors } : {}),
+    })),
+  };
 }
 
 /** Step: verify the DPoP proof when present, and require one when the client must use DPoP. */
@@ -130,8 +240,10 @@ export async function handleTokenRequest(deps: OAuthDeps, request: OAuthRequest)
   const client = await authenticateClient(deps, form, request.authorization);
   const agent = client.agent;
   const proof = await checkDpop(deps, request, agent);
-  const scopes = grantScopes(form, agent);
-  const audience = grantAudience(form, agent);
+  const grantedScopes = await grantScopes(deps, form, agent, request.requestId);
+  const grantedAudience = await grantAudience(deps, form, agent, request.requestId);
+  const scopes = grantedScopes.values;
+  const audience = grantedAudience.values;
   const issued = await issueAccessToken(
     { keys: deps.keys, clock: deps.clock, issuer: deps.issuer },
     {
@@ -186,6 +298,7 @@ export async function handleTokenRequest(deps: OAuthDeps, request: OAuthRequest)
           dpopJkt: proof?.jkt ?? null,
           expiresAt: new Date(issued.expiresAt).toISOString(),
           sourceAddress: request.sourceAddress,
+          policy: policyDetails([grantedScopes, grantedAudience]),
         },
       }),
     ],

@@ -65,6 +65,8 @@ export async function setSecret(
     };
     dataKey.fill(0);
     await tx.secrets.put(record);
+    // caches of the decrypted value (the gateway's) drop it in every process
+    await tx.notify({ topic: 'secret', id: input.name });
     await recordAuditEvent(tx, deps.clock, actor, {
       action: existing ? 'secret.rotate' : 'secret.create',
       target: { type: 'secret', id: input.name },
@@ -90,6 +92,7 @@ export async function deleteSecret(deps: VaultDeps, actor: Actor, name: string):
   requireAdmin(actor, 'delete secrets');
   await deps.store.transaction(async (tx) => {
     if (!(await tx.secrets.delete(name))) throw notFound('secret', name);
+    await tx.notify({ topic: 'secret', id: name });
     await recordAuditEvent(tx, deps.clock, actor, {
       action: 'secret.delete',
       target: { type: 'secret', id: name },

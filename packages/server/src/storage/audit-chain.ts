@@ -8,24 +8,48 @@ const canonicalize = canonicalizeModule.default as unknown as (input: unknown) =
 /** The hash a chain starts from: 32 zero bytes, hex. */
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** The fields an event's hash covers, in their canonical (RFC 8785) form. */
-export function canonicalEvent(seq: number, e: AuditEventInput): string {
-  const text = canonicalize({
-    seq,
-    id: e.id,
-    at: e.at,
-    requestId: e.requestId,
-    actorType: e.actorType,
-    actorId: e.actorId,
-    action: e.action,
-    targetType: e.targetType,
-    targetId: e.targetId,
-    outcome: e.outcome,
-    reason: e.reason,
-    details: e.details,
-  });
+/**
+ * An event's canonical form split around its sequence number, which is known
+ * only when the event is appended: `before + seq + after`. The parts can be
+ * computed ahead (on the caller's thread) so that appending, done while the
+ * chain head is held, only hashes.
+ */
+export interface CanonicalParts {
+  readonly before: string;
+  readonly after: string;
+}
+
+function canonical(value: unknown): string {
+  const text = canonicalize(value);
   if (text === undefined) throw new TypeError('audit event cannot be canonicalized');
   return text;
+}
+
+/**
+ * The parts of the RFC 8785 form of `{ seq, ...event }`. RFC 8785 orders members
+ * by their UTF-16 code units, and `seq` falls between `requestId` and `targetId`,
+ * so the members before it and after it canonicalize on their own.
+ */
+export function canonicalParts(e: AuditEventInput): CanonicalParts {
+  const before = canonical({
+    action: e.action,
+    actorId: e.actorId,
+    actorType: e.actorType,
+    at: e.at,
+    details: e.details,
+    id: e.id,
+    outcome: e.outcome,
+    reason: e.reason,
+    requestId: e.requestId,
+  });
+  const after = canonical({ targetId: e.targetId, targetType: e.targetType });
+  return { before: `${before.slice(0, -1)},"seq":`, after: `,${after.slice(1)}` };
+}
+
+/** The fields an event's hash covers, in their canonical (RFC 8785) form. */
+export function canonicalEvent(seq: number, e: AuditEventInput, parts = canonicalParts(e)): string {
+  if (!Number.isSafeInteger(seq)) throw new TypeError('audit sequence numbers are safe integers');
+  return `${parts.before}${seq}${parts.after}`;
 }
 
 /**
@@ -33,9 +57,9 @@ export function canonicalEvent(seq: number, e: AuditEventInput): string {
  * `hex(prev) || "\n" || canonical(event)`. Changing, removing, reordering or
  * inserting any event changes every hash after it.
  */
-export function chainHash(prevHash: string, seq: number, e: AuditEventInput): string {
+export function chainHash(prevHash: string, seq: number, e: AuditEventInput, parts?: CanonicalParts): string {
   return createHash('sha256')
-    .update(`${prevHash}\n${canonicalEvent(seq, e)}`)
+    .update(`${prevHash}\n${canonicalEvent(seq, e, parts)}`)
     .digest('hex');
 }
 
@@ -53,7 +77,7 @@ export interface ChainedEvent {
 }
 
 /** Links `e` after `head`: its sequence number, predecessor hash and hash. */
-export function link(head: ChainHead, e: AuditEventInput): ChainedEvent {
+export function link(head: ChainHead, e: AuditEventInput, parts?: CanonicalParts): ChainedEvent {
   const seq = head.seq + 1;
-  return { seq, prevHash: head.hash, hash: chainHash(head.hash, seq, e) };
+  return { seq, prevHash: head.hash, hash: chainHash(head.hash, seq, e, parts) };
 }

@@ -1,3 +1,4 @@
+import type { CanonicalParts } from './audit-chain.js';
 import type { AuditEventInput } from './records.js';
 import type { SqlValue } from './sql-driver.js';
 
@@ -7,6 +8,8 @@ export type Statement = SqlStatement | AuditAppend;
 /** An audit event; the writer gives it the next sequence number and links it into the chain. */
 export interface AuditAppend {
   readonly audit: AuditEventInput;
+  /** Its canonical form, computed ahead by the caller so the writer only hashes. */
+  readonly canonical?: CanonicalParts;
 }
 
 export interface SqlStatement {

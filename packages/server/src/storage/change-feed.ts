@@ -3,7 +3,16 @@ import pg from 'pg';
 
 /** What changed, for caches to drop: a topic and the id of the changed thing. */
 export interface Change {
-  readonly topic: 'agent' | 'agent_key' | 'federation' | 'signing_key' | 'policy' | 'token';
+  readonly topic:
+    | 'agent'
+    | 'agent_key'
+    | 'federation'
+    | 'signing_key'
+    | 'policy'
+    | 'token'
+    // a vault secret (id: its name), and a gateway upstream (id: `mcp:<name>` or `http:<name>`)
+    | 'secret'
+    | 'gateway';
   readonly id: string;
 }
 
@@ -77,20 +86,40 @@ export async function postgresChangeFeed(
     });
     const lost = (error?: unknown) => {
       if (error) onError(error);
-      if (!connected) return;
+      if (!connected || client !== next) return;
       connected = false;
       emit(RESET);
-      if (!closing) setTimeout(() => void connect().catch(onError), 500).unref();
+      reconnect(500);
     };
     next.on('error', lost);
     next.on('end', () => lost());
-    await next.connect();
-    // INVARIANT: the schema name was validated as a plain identifier (postgres-driver.ts)
-    await next.query(`LISTEN ${changeChannel(options.schema)}`);
+    try {
+      await next.connect();
+      // INVARIANT: the schema name was validated as a plain identifier (postgres-driver.ts)
+      await next.query(`LISTEN ${changeChannel(options.schema)}`);
+    } catch (error) {
+      await next.end().catch(() => undefined);
+      throw error;
+    }
+    if (closing) {
+      await next.end().catch(() => undefined);
+      return;
+    }
     client = next;
     connected = true;
     // anything committed while we were away is unknown: start clean
     emit(RESET);
+  }
+
+  // Keeps trying (with backoff up to 10 s) until the database takes the connection again.
+  function reconnect(delayMs: number): void {
+    if (closing) return;
+    setTimeout(() => {
+      connect().catch((error: unknown) => {
+        onError(error);
+        reconnect(Math.min(delayMs * 2, 10_000));
+      });
+    }, delayMs).unref();
   }
 
   await connect();

@@ -3,6 +3,15 @@ export { chainHash, GENESIS_HASH, link } from './audit-chain.js';
 export type { BatchUnit, Statement, UnitOutcome } from './batch.js';
 export type { Change, ChangeFeed } from './change-feed.js';
 export { RESET } from './change-feed.js';
+export type {
+  ActivityCountRow,
+  AgentActivityRow,
+  AgentCountRow,
+  ConsoleRole,
+  ConsoleSessionRecord,
+  LoginThrottleRecord,
+  UserPasswordRecord,
+} from './console-records.js';
 export type { GroupCommitter } from './group-commit.js';
 export { createGroupCommitter } from './group-commit.js';
 export type { DatabaseUrl, OpenStoreOptions } from './open-store.js';
@@ -27,8 +36,10 @@ export type {
   AgentStatusChange,
   AuditEventInput,
   AuditEventRecord,
+  ConsentRecord,
   FederatedIssuerRecord,
   FederationRule,
+  IdentityProviderRecord,
   IssuedTokenRecord,
   Page,
   RiskLevel,
@@ -39,8 +50,23 @@ export type {
   UserRecord,
   UserStatus,
 } from './records.js';
+export type { ConsoleRepositories } from './sql-console-repositories.js';
 export type { QueryObserver } from './sql-driver.js';
+export type { GatewayRepositories, UpstreamKind, UpstreamRecord } from './sql-gateway-repositories.js';
+export type {
+  DeliveryRecord,
+  FindingFilter,
+  FindingRecord,
+  FindingSeverity,
+  FindingStatus,
+  MonitorRepositories,
+  MonitorStateRecord,
+  RestrictionRecord,
+  SetKeyRecord,
+} from './sql-monitor-repositories.js';
 export type { GrantFilter, PolicyRepositories, RecordedDecisionRow } from './sql-policy-repositories.js';
+export type { SqliteWriteFault } from './sqlite/write-faults.js';
+export { injectSqliteWriteFault } from './sqlite/write-faults.js';
 export { auditEventStatement, claimJtiStatement, issuedTokenStatement } from './statements.js';
 export type {
   AgentFilter,
@@ -48,6 +74,7 @@ export type {
   AuditCheckpointRecord,
   AuditFilter,
   AuditKeyRecord,
+  AuditSinkRecord,
   MigrationStatus,
   PageRequest,
   Repositories,
@@ -57,3 +84,4 @@ export type {
   UserPatch,
 } from './store.js';
 export { UniqueViolation } from './store.js';
+export { StoreUnavailable } from './store-unavailable.js';

@@ -134,6 +134,10 @@ export interface IssuedTokenRecord {
   readonly issuedAt: number;
   readonly expiresAt: number;
   readonly revokedAt: number | null;
+  /** The person the token acts for, when delegated. */
+  readonly subject?: string | null;
+  /** The consent a delegated token derives from. */
+  readonly consentId?: string | null;
 }
 
 export interface FederationRule {
@@ -164,4 +168,31 @@ export interface SecretRecord {
   readonly createdBy: string;
   readonly createdAt: number;
   readonly updatedAt: number;
+}
+
+/** A trusted OpenID provider for people (their ID or access tokens become RFC 8693 subject tokens). */
+export interface IdentityProviderRecord {
+  readonly id: string;
+  readonly issuer: string;
+  readonly jwks: Readonly<{ keys: readonly Record<string, unknown>[] }> | null;
+  readonly jwksUri: string | null;
+  /** The `aud` its tokens must carry to be accepted by Custos. */
+  readonly audience: string;
+  /** Which claim names the person: `sub` (looked up in user identities) or `email`. */
+  readonly claim: 'sub' | 'email';
+  /** Create a person on first sight (from the `email` and `name` claims). */
+  readonly jitUsers: boolean;
+  readonly createdAt: number;
+}
+
+/** A person's consent for an agent to act on their behalf, for named scopes, until a time. */
+export interface ConsentRecord {
+  readonly id: string;
+  readonly userId: string;
+  readonly agentId: string;
+  readonly scopes: readonly string[];
+  readonly createdBy: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly revokedAt: number | null;
 }

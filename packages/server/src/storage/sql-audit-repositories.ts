@@ -11,6 +11,23 @@ const toCheckpoint = (r: CheckpointRow) => ({
   sunkAt: r.sunk_at === null ? null : Number(r.sunk_at),
 });
 
+type SinkRow = {
+  name: string;
+  cursor: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  last_error: string | null;
+  updated_at: number;
+};
+const toSink = (r: SinkRow) => ({
+  name: r.name,
+  cursor: Number(r.cursor),
+  leaseOwner: r.lease_owner,
+  leaseUntil: r.lease_until === null ? null : Number(r.lease_until),
+  lastError: r.last_error,
+  updatedAt: Number(r.updated_at),
+});
+
 /** The audit chain's head, checkpoints and signing key, in the SQL both dialects share. */
 export function auditLogRepositories(ex: SqlExecutor): Pick<Repositories, 'auditLog'> {
   return {
@@ -69,10 +86,58 @@ export function auditLogRepositories(ex: SqlExecutor): Pick<Repositories, 'audit
           : null;
       },
       async keyNames() {
-        return (await ex.all<{ name: string }>('SELECT name FROM audit_keys ORDER BY name')).map((r) => r.name);
+        return (await ex.all<{ name: string }>('SELECT name FROM audit_keys ORDER BY name')).map(
+          (r) => r.name,
+        );
       },
       async resealKey(name, privateKey) {
         await ex.write('UPDATE audit_keys SET private_key = $1 WHERE name = $2', [privateKey, name]);
+      },
+      async firstSeq() {
+        const rows = await ex.all<{ seq: number | null }>('SELECT MIN(seq) AS seq FROM audit_events');
+        const seq = rows[0]?.seq;
+        return seq === null || seq === undefined ? null : Number(seq);
+      },
+      async deleteThrough(seq) {
+        const { changes } = await ex.write('DELETE FROM audit_events WHERE seq <= $1', [seq]);
+        return changes;
+      },
+      async listSinks() {
+        return (await ex.all<SinkRow>('SELECT * FROM audit_sinks ORDER BY name')).map(toSink);
+      },
+      async ensureSink(name, cursor, at) {
+        await ex.write(
+          'INSERT INTO audit_sinks (name, cursor, updated_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING',
+          [name, cursor, at],
+        );
+      },
+      async leaseSink(name, owner, until, now) {
+        const { rows } = await ex.write<SinkRow>(
+          `UPDATE audit_sinks SET lease_owner = $1, lease_until = $2
+             WHERE name = $3 AND (lease_owner IS NULL OR lease_owner = $1 OR lease_until < $4) RETURNING *`,
+          [owner, until, name, now],
+        );
+        return rows[0] ? toSink(rows[0]) : null;
+      },
+      async releaseSink(name, owner) {
+        await ex.write(
+          'UPDATE audit_sinks SET lease_owner = NULL, lease_until = NULL WHERE name = $1 AND lease_owner = $2',
+          [name, owner],
+        );
+      },
+      async advanceSink(name, owner, from, to, at) {
+        const { changes } = await ex.write(
+          `UPDATE audit_sinks SET cursor = $1, last_error = NULL, updated_at = $2
+             WHERE name = $3 AND cursor = $4 AND lease_owner = $5`,
+          [to, at, name, from, owner],
+        );
+        return changes === 1;
+      },
+      async sinkFailed(name, owner, error, at) {
+        await ex.write(
+          'UPDATE audit_sinks SET last_error = $1, updated_at = $2 WHERE name = $3 AND lease_owner = $4',
+          [error.slice(0, 500), at, name, owner],
+        );
       },
       async insertKey(k) {
         const { changes } = await ex.write(

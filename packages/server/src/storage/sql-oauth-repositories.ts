@@ -60,8 +60,12 @@ type IssuedTokenRow = {
   issued_at: number;
   expires_at: number;
   revoked_at: number | null;
+  subject: string | null;
+  consent_id: string | null;
 };
 const toIssuedToken = (r: IssuedTokenRow): IssuedTokenRecord => ({
+  subject: r.subject,
+  consentId: r.consent_id,
   jti: r.jti,
   agentId: r.agent_id,
   credential: r.credential,
@@ -195,6 +199,13 @@ export function oauthRepositories(ex: SqlExecutor): OAuthRepositories {
           [at, jti],
         );
         return changes === 1;
+      },
+      async revokeForConsent(consentId, at) {
+        const { changes } = await ex.write(
+          'UPDATE issued_tokens SET revoked_at = $1 WHERE consent_id = $2 AND revoked_at IS NULL AND expires_at > $1',
+          [at, consentId],
+        );
+        return changes;
       },
       async revokeForAgent(agentId, at, credential) {
         const { changes } = await ex.write(

@@ -38,8 +38,14 @@ export interface PolicyRepositories {
   readonly state: {
     /** The current version (0 before any change). */
     version(): Promise<number>;
+    /**
+     * The version and whether a shadow set is active (it may hold no policies).
+     * `lock` holds the row until the transaction ends (PostgreSQL), serialising writers.
+     */
+    read(options?: { lock?: boolean }): Promise<{ version: number; shadow: boolean }>;
     /** Takes the next version; call first in the transaction that makes the change. */
     advance(): Promise<number>;
+    setShadow(active: boolean): Promise<void>;
   };
   readonly versions: {
     insert(version: PolicyVersionRecord): Promise<void>;
@@ -220,13 +226,22 @@ function entityCursorKey(key: string, cursor: string): [string, string] {
 }
 
 /** The policy engine's tables, in the SQL both dialects share. */
-export function policyRepositories(ex: SqlExecutor): { policy: PolicyRepositories } {
+export function policyRepositories(ex: SqlExecutor, forUpdate: string): { policy: PolicyRepositories } {
   return {
     policy: {
       state: {
         async version() {
           const rows = await ex.all<{ version: number }>('SELECT version FROM policy_state WHERE id = 1');
           return Number(rows[0]?.version ?? 0);
+        },
+        async read(options) {
+          const rows = await ex.all<{ version: number; shadow: number }>(
+            `SELECT version, shadow FROM policy_state WHERE id = 1${options?.lock ? forUpdate : ''}`,
+          );
+          return { version: Number(rows[0]?.version ?? 0), shadow: Number(rows[0]?.shadow ?? 0) === 1 };
+        },
+        async setShadow(active) {
+          await ex.write('UPDATE policy_state SET shadow = $1 WHERE id = 1', [active ? 1 : 0]);
         },
         async advance() {
           const { rows } = await ex.write<{ version: number }>(

@@ -10,10 +10,14 @@ import type {
   UserRecord,
 } from './records.js';
 import { auditLogRepositories } from './sql-audit-repositories.js';
+import { consoleRepositories } from './sql-console-repositories.js';
+import { delegationRepositories } from './sql-delegation-repositories.js';
 import type { SqlExecutor, SqlValue } from './sql-driver.js';
+import { gatewayRepositories } from './sql-gateway-repositories.js';
+import { monitorRepositories } from './sql-monitor-repositories.js';
 import { oauthRepositories } from './sql-oauth-repositories.js';
-import { secretRepositories } from './sql-secret-repositories.js';
 import { policyRepositories } from './sql-policy-repositories.js';
+import { secretRepositories } from './sql-secret-repositories.js';
 import { chainedEventParams, SQL, selectAuditHead } from './statements.js';
 import type { AuditFilter, PageRequest, Repositories } from './store.js';
 
@@ -178,7 +182,8 @@ function auditConditions(where: Where, f: AuditFilter): void {
   if (f.action?.endsWith('*')) {
     where.add("action LIKE ? ESCAPE '\\'", `${f.action.slice(0, -1).replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
   } else if (f.action) where.add('action = ?', f.action);
-  if (f.agentId) where.add("(actor_id = ? OR (target_type = 'agent' AND target_id = ?))", f.agentId, f.agentId);
+  if (f.agentId)
+    where.add("(actor_id = ? OR (target_type = 'agent' AND target_id = ?))", f.agentId, f.agentId);
   if (f.userId) where.add("(user_id = ? OR (target_type = 'user' AND target_id = ?))", f.userId, f.userId);
   if (f.actorId) where.add('actor_id = ?', f.actorId);
   if (f.actorType) where.add('actor_type = ?', f.actorType);
@@ -216,6 +221,8 @@ export function sqlRepositories(ex: SqlExecutor, forUpdate: string): Repositorie
   const policy = policyRepositories(ex, forUpdate);
   const auditLog = auditLogRepositories(ex);
   const secrets = secretRepositories(ex, forUpdate);
+  const gateway = gatewayRepositories(ex);
+  const delegation = delegationRepositories(ex);
   async function tagsOf(ids: readonly string[]): Promise<Map<string, Record<string, string>>> {
     const byAgent = new Map<string, Record<string, string>>(ids.map((id) => [id, {}]));
     if (ids.length === 0) return byAgent;
@@ -392,7 +399,8 @@ export function sqlRepositories(ex: SqlExecutor, forUpdate: string): Repositorie
         const next = { ...current, ...patch };
         await ex.write(
           `UPDATE agents SET name = $1, owner_id = $2, team = $3, purpose = $4, environment = $5,
-             risk_level = $6, expires_at = $7, updated_at = $8 WHERE id = $9`,
+             risk_level = $6, expires_at = $7, updated_at = $8, allowed_scopes = $9, allowed_audiences = $10,
+             require_dpop = $11 WHERE id = $12`,
           [
             next.name,
             next.ownerId,
@@ -402,6 +410,9 @@ export function sqlRepositories(ex: SqlExecutor, forUpdate: string): Repositorie
             next.riskLevel,
             next.expiresAt,
             at,
+            JSON.stringify(next.allowedScopes),
+            JSON.stringify(next.allowedAudiences),
+            next.requireDpop ? 1 : 0,
             id,
           ],
         );
@@ -528,5 +539,9 @@ export function sqlRepositories(ex: SqlExecutor, forUpdate: string): Repositorie
     ...policy,
     ...auditLog,
     ...secrets,
+    ...consoleRepositories(ex),
+    ...gateway,
+    ...monitorRepositories(ex),
+    ...delegation,
   };
 }

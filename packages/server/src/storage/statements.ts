@@ -1,4 +1,4 @@
-import type { ChainedEvent } from './audit-chain.js';
+import { type ChainedEvent, canonicalParts } from './audit-chain.js';
 import type { SqlStatement, Statement } from './batch.js';
 import type { AuditEventInput, IssuedTokenRecord } from './records.js';
 import type { SqlValue } from './sql-driver.js';
@@ -11,10 +11,10 @@ import type { SqlValue } from './sql-driver.js';
 export const SQL = {
   claimJti:
     'INSERT INTO used_jtis (scope, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT (scope, jti) DO NOTHING',
-  insertIssuedToken: `INSERT INTO issued_tokens (jti, agent_id, credential, issued_at, expires_at, revoked_at)
-    VALUES ($1, $2, $3, $4, $5, $6)`,
-  appendAuditEvent: `INSERT INTO audit_events (seq, id, at, request_id, actor_type, actor_id, action, target_type, target_id, outcome, reason, details, prev_hash, hash)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+  insertIssuedToken: `INSERT INTO issued_tokens (jti, agent_id, credential, issued_at, expires_at, revoked_at, subject, consent_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+  appendAuditEvent: `INSERT INTO audit_events (seq, id, at, request_id, actor_type, actor_id, action, target_type, target_id, outcome, reason, details, prev_hash, hash, user_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
   updateAuditHead: 'UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1',
 } as const;
 
@@ -26,12 +26,21 @@ export function claimJtiStatement(scope: string, jti: string, expiresAt: number,
 export function issuedTokenStatement(t: IssuedTokenRecord): SqlStatement {
   return {
     sql: SQL.insertIssuedToken,
-    params: [t.jti, t.agentId, t.credential, t.issuedAt, t.expiresAt, t.revokedAt],
+    params: [
+      t.jti,
+      t.agentId,
+      t.credential,
+      t.issuedAt,
+      t.expiresAt,
+      t.revokedAt,
+      t.subject ?? null,
+      t.consentId ?? null,
+    ],
   };
 }
 
 export function auditEventStatement(e: AuditEventInput): Statement {
-  return { audit: e };
+  return { audit: e, canonical: canonicalParts(e) };
 }
 
 /** The chain head, locked until the transaction ends where the dialect needs it. */
@@ -55,5 +64,16 @@ export function chainedEventParams(e: AuditEventInput, chained: ChainedEvent): S
     JSON.stringify(e.details),
     chained.prevHash,
     chained.hash,
+    auditUserOf(e.details),
   ];
+}
+
+/**
+ * The human on the actor's side of an event, for the `user_id` column: the user
+ * an agent acted for (`details.onBehalfOf`), else the user behind the actor's
+ * token (`details.actorUserId`).
+ */
+export function auditUserOf(details: Readonly<Record<string, unknown>>): string | null {
+  if (typeof details.onBehalfOf === 'string') return details.onBehalfOf;
+  return typeof details.actorUserId === 'string' ? details.actorUserId : null;
 }

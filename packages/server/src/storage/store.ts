@@ -9,7 +9,9 @@ import type {
   AgentStatusChange,
   AuditEventInput,
   AuditEventRecord,
+  ConsentRecord,
   FederatedIssuerRecord,
+  IdentityProviderRecord,
   IssuedTokenRecord,
   Page,
   SecretRecord,
@@ -19,6 +21,9 @@ import type {
   UserRecord,
   UserStatus,
 } from './records.js';
+import type { ConsoleRepositories } from './sql-console-repositories.js';
+import type { GatewayRepositories } from './sql-gateway-repositories.js';
+import type { MonitorRepositories } from './sql-monitor-repositories.js';
 import type { PolicyRepositories } from './sql-policy-repositories.js';
 
 /** Raised by a store when a write would break a uniqueness rule. */
@@ -103,7 +108,7 @@ export type UserPatch = Partial<Pick<UserRecord, 'name' | 'managerId' | 'email'>
  *   transitions from the same status, exactly one returns the record; the others
  *   return null.
  */
-export interface Repositories {
+export interface Repositories extends GatewayRepositories, MonitorRepositories {
   readonly users: {
     insert(user: UserRecord): Promise<void>;
     get(id: string): Promise<UserRecord | null>;
@@ -165,6 +170,39 @@ export interface Repositories {
     keyNames(): Promise<readonly string[]>;
     /** Replaces the sealed private key (master-key re-wrap). */
     resealKey(name: string, privateKey: string): Promise<void>;
+    /** The lowest sequence number still stored (null for an empty log). */
+    firstSeq(): Promise<number | null>;
+    /** Deletes every event up to and including `seq` (retention); returns how many. */
+    deleteThrough(seq: number): Promise<number>;
+    listSinks(): Promise<readonly AuditSinkRecord[]>;
+    /** Creates the sink's row at `cursor` unless it exists. */
+    ensureSink(name: string, cursor: number, at: number): Promise<void>;
+    /** Takes (or renews) the sink's lease for `owner` unless another owner holds it until after `now`. */
+    leaseSink(name: string, owner: string, until: number, now: number): Promise<AuditSinkRecord | null>;
+    releaseSink(name: string, owner: string): Promise<void>;
+    /** Compare-and-set of the cursor, by the lease holder; false when either moved. */
+    advanceSink(name: string, owner: string, from: number, to: number, at: number): Promise<boolean>;
+    sinkFailed(name: string, owner: string, error: string, at: number): Promise<void>;
+  };
+  readonly identityProviders: {
+    /** Throws {@link UniqueViolation} when the issuer is already registered. */
+    insert(idp: IdentityProviderRecord): Promise<void>;
+    list(): Promise<readonly IdentityProviderRecord[]>;
+    getByIssuer(issuer: string): Promise<IdentityProviderRecord | null>;
+    delete(id: string): Promise<boolean>;
+    /** The user an IdP subject maps to, or null. */
+    userFor(providerId: string, subject: string): Promise<string | null>;
+    /** Records which user an IdP subject is (insert or replace). */
+    link(providerId: string, subject: string, userId: string): Promise<void>;
+  };
+  readonly consents: {
+    insert(consent: ConsentRecord): Promise<void>;
+    get(id: string): Promise<ConsentRecord | null>;
+    /** The person's consents for the agent that are neither revoked nor expired at `at`, newest first. */
+    active(userId: string, agentId: string, at: number): Promise<readonly ConsentRecord[]>;
+    list(filter: { userId?: string; agentId?: string }): Promise<readonly ConsentRecord[]>;
+    /** Compare-and-set: null when unknown or already revoked. */
+    revoke(id: string, at: number): Promise<ConsentRecord | null>;
   };
   readonly secrets: {
     get(name: string, options?: { lock?: boolean }): Promise<SecretRecord | null>;
@@ -202,6 +240,8 @@ export interface Repositories {
     get(jti: string): Promise<IssuedTokenRecord | null>;
     /** Compare-and-set: false when unknown or already revoked. */
     revoke(jti: string, at: number): Promise<boolean>;
+    /** Revokes every unexpired token derived from a consent; returns how many. */
+    revokeForConsent(consentId: string, at: number): Promise<number>;
     /** Revokes every unexpired token of the agent (optionally only those obtained with `credential`); returns how many. */
     revokeForAgent(agentId: string, at: number, credential?: string): Promise<number>;
     deleteExpired(now: number): Promise<number>;
@@ -217,6 +257,8 @@ export interface Repositories {
   };
   /** The policy engine's tables (see `sql-policy-repositories.ts`). */
   readonly policy: PolicyRepositories;
+  /** Console sign-in and dashboard reads (see `sql-console-repositories.ts`). */
+  readonly console: ConsoleRepositories;
   readonly federatedIssuers: {
     /** Throws {@link UniqueViolation} when the issuer URL is already registered. */
     insert(issuer: FederatedIssuerRecord): Promise<void>;
@@ -234,6 +276,16 @@ export interface AuditCheckpointRecord {
   /** The C2SP signed note. */
   readonly note: string;
   readonly sunkAt: number | null;
+}
+
+/** A live-forwarding sink's position: every event up to `cursor` was acknowledged by the receiver. */
+export interface AuditSinkRecord {
+  readonly name: string;
+  readonly cursor: number;
+  readonly leaseOwner: string | null;
+  readonly leaseUntil: number | null;
+  readonly lastError: string | null;
+  readonly updatedAt: number;
 }
 
 /** The audit signing key (Ed25519); the private half sealed with the master key. */

@@ -3,6 +3,7 @@ import { contextOf, enc } from '../context.js';
 import { type Cell, printPage, printRecord } from '../output.js';
 import { collectList, collectTag, parseExpiry, positiveInt, queryString } from '../parse.js';
 import { agentKeyCommand } from './agent-key.js';
+import { agentMonitorCommands } from './agent-monitor.js';
 
 type Agent = {
   id: string;
@@ -155,5 +156,6 @@ export function agentCommand(): Command {
       });
   }
   agent.addCommand(agentKeyCommand());
+  for (const command of agentMonitorCommands()) agent.addCommand(command);
   return agent;
 }

@@ -1,113 +1,204 @@
-import { readFile } from 'node:fs/promises';
-import { Command } from 'commander';
-import type { ChainReport, CheckpointClaim } from '../../audit/index.js';
-import type { AuditEventRecord } from '../../storage/index.js';
-import { CliError } from '../api-client.js';
+import { readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { AuditEventView, ExportFormat } from '../../audit/index.js';
+import type { ApiClient } from '../api-client.js';
 import { contextOf } from '../context.js';
-import { printPage } from '../output.js';
+import { type Cell, formatTable, printPage, printRecord } from '../output.js';
 import { positiveInt, queryString } from '../parse.js';
+import { auditVerifyCommand } from './audit-verify.js';
 
-type EventView = {
-  seq: number;
-  id: string;
-  at: string;
-  requestId: string | null;
-  actor: { type: string; id: string };
-  action: string;
-  target: { type: string; id: string } | null;
-  outcome: AuditEventRecord['outcome'];
-  reason: string | null;
-  details: Record<string, unknown>;
-  prevHash: string | null;
-  hash: string | null;
-};
+type Page = { items: (AuditEventView & Record<string, unknown>)[]; nextCursor: string | null };
 
-/** The stored form of an event from its API view (the hash covers the stored form). */
-function fromView(v: EventView): AuditEventRecord {
-  return {
-    seq: v.seq,
-    id: v.id,
-    at: Date.parse(v.at),
-    requestId: v.requestId,
-    actorType: v.actor.type,
-    actorId: v.actor.id,
-    action: v.action,
-    targetType: v.target?.type ?? null,
-    targetId: v.target?.id ?? null,
-    outcome: v.outcome,
-    reason: v.reason,
-    details: v.details,
-    prevHash: v.prevHash,
-    hash: v.hash,
-  };
+const UNITS: Readonly<Record<string, number>> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** `--from`, `--to`, `--before`: an RFC 3339 time, or a duration ago such as `24h`, `7d`, `30m`, `2w`. */
+export function parsePastTime(value: string, nowMs = Date.now()): string {
+  const duration = /^(\d{1,6})([mhdw])$/.exec(value);
+  if (duration)
+    return new Date(nowMs - Number(duration[1]) * (UNITS[duration[2] as string] ?? 0)).toISOString();
+  if (!Number.isNaN(Date.parse(value)) && /^\d{4}-\d{2}-\d{2}/.test(value))
+    return new Date(value).toISOString();
+  throw new InvalidArgumentError('expected an RFC 3339 time or a duration ago like 24h, 7d, 30m');
 }
 
-/** Opens signed notes with the verifier key; a note that does not verify is itself a finding. */
-async function claimsFrom(
-  notes: readonly string[],
-  vkey: string,
-): Promise<{ claims: CheckpointClaim[]; bad: number }> {
-  const { openCheckpoint, parseVerifierKey } = await import('../../audit/index.js');
-  const key = parseVerifierKey(vkey);
-  if (!key) throw new CliError(`invalid audit verifier key \`${vkey}\``);
-  const claims: CheckpointClaim[] = [];
-  let bad = 0;
-  for (const note of notes) {
-    const opened = openCheckpoint(note, key);
-    if (opened) claims.push({ size: opened.size, hash: opened.hash });
-    else bad++;
-  }
-  return { claims, bad };
+function nonNegativeInt(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a non-negative integer');
+  return Number(value);
 }
 
-function report(result: ChainReport, badNotes: number, json: boolean | undefined): void {
-  const ok = result.ok && badNotes === 0;
-  if (json) {
-    process.stdout.write(
-      `${JSON.stringify({ ...result, ok, badCheckpointSignatures: badNotes }, null, 2)}\n`,
-    );
-  } else if (ok) {
-    process.stdout.write(
-      `audit log verifies: ${result.checked} chained events up to #${result.lastSeq}, ${result.checkpointsChecked} signed checkpoints\n`,
-    );
-  } else if (result.problem) {
-    process.stdout.write(
-      `audit log does NOT verify: ${result.problem.kind} at #${result.problem.seq}: ${result.problem.detail}\n`,
-    );
-  }
-  if (badNotes > 0 && !json)
-    process.stdout.write(`${badNotes} checkpoint note(s) do not carry a valid signature by the audit key\n`);
-  if (!ok) process.exitCode = 1;
+interface FilterOptions {
+  from?: string;
+  to?: string;
+  agent?: string;
+  user?: string;
+  actor?: string;
+  actorType?: string;
+  action?: string;
+  outcome?: string;
+  target?: string;
+  search?: string;
 }
+
+/** The query filters every listing command shares. */
+function withFilters(command: Command): Command {
+  return command
+    .option('--from <time>', 'events at or after this time (RFC 3339, or a duration ago: 24h, 7d)', (v) =>
+      parsePastTime(v),
+    )
+    .option('--to <time>', 'events before this time', (v) => parsePastTime(v))
+    .option('--agent <agt_…>', 'events an agent did or that were done to it')
+    .option(
+      '--user <usr_…|email>',
+      "events by a user's token, by an agent acting for the user, or done to the user",
+    )
+    .option('--actor <id>', 'events by this actor (`tok_…`, `agt_…`, `custos`)')
+    .addOption(
+      new Option('--actor-type <type>', 'events by this kind of actor').choices([
+        'admin_token',
+        'agent',
+        'anonymous',
+        'system',
+      ]),
+    )
+    .option('--action <action>', 'event type: exact (agent.suspend) or a prefix ending in * (agent.*)')
+    .addOption(new Option('--outcome <outcome>').choices(['success', 'failure', 'denied']))
+    .option('--target <id>', 'events about this agent, user, token…')
+    .option('-q, --search <text>', 'text anywhere in the event (case-insensitive)');
+}
+
+const filterQuery = (o: FilterOptions) => ({
+  from: o.from,
+  to: o.to,
+  agent: o.agent,
+  user: o.user,
+  actor: o.actor,
+  actorType: o.actorType,
+  action: o.action,
+  outcome: o.outcome,
+  target: o.target,
+  q: o.search,
+});
+
+const COLUMNS = ['seq', 'at', 'actor', 'action', 'target', 'outcome', 'reason'];
+const row = (e: AuditEventView): Record<string, Cell> => ({
+  seq: e.seq,
+  at: e.at,
+  actor: `${e.actor.type}:${e.actor.id}`,
+  action: e.action,
+  target: e.target ? `${e.target.type}:${e.target.id}` : null,
+  outcome: e.outcome,
+  reason: e.reason,
+});
+
+/** Every event matching `query`, page by page. */
+async function* allEvents(api: ApiClient, query: Record<string, string | number | undefined>) {
+  let cursor: string | null = null;
+  do {
+    const page: Page = await api.call(
+      'GET',
+      `/api/v1/audit/events${queryString({ ...query, limit: 500, cursor: cursor ?? undefined })}`,
+    );
+    yield* page.items;
+    cursor = page.nextCursor;
+  } while (cursor);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 export function auditCommand(): Command {
   const audit = new Command('audit').description('the tamper-evident audit log');
-  audit
-    .command('list')
-    .description('list audit events, oldest first')
-    .option('--target <id>', 'events about this agent, user, token…')
-    .option('--action <action>', 'e.g. agent.suspend, token.issue')
+  withFilters(audit.command('list').description('list audit events, oldest first'))
     .option('--limit <n>', 'page size', positiveInt)
     .option('--cursor <cursor>')
+    .addOption(new Option('--order <order>', 'asc (oldest first) or desc').choices(['asc', 'desc']))
+    .action(async (o: FilterOptions & { limit?: number; cursor?: string; order?: string }, cmd: Command) => {
+      const { api, out } = contextOf(cmd);
+      const qs = queryString({ ...filterQuery(o), limit: o.limit, cursor: o.cursor, order: o.order });
+      const page = await api.call<Page>('GET', `/api/v1/audit/events${qs}`);
+      printPage(out, page, COLUMNS, row);
+    });
+
+  withFilters(audit.command('tail').description('print the latest events; with -f, keep printing new ones'))
+    .option('-n, --lines <n>', 'how many of the latest events to print first (default 10)', nonNegativeInt)
+    .option('-f, --follow', 'keep polling for new events until interrupted')
+    .option('--interval <ms>', 'polling interval with -f (default 1000)', positiveInt)
     .action(
-      async (o: { target?: string; action?: string; limit?: number; cursor?: string }, cmd: Command) => {
+      async (o: FilterOptions & { lines?: number; follow?: boolean; interval?: number }, cmd: Command) => {
         const { api, out } = contextOf(cmd);
-        const qs = queryString({ target: o.target, action: o.action, limit: o.limit, cursor: o.cursor });
-        const page = await api.call<{ items: EventView[]; nextCursor: string | null }>(
-          'GET',
-          `/api/v1/audit/events${qs}`,
-        );
-        printPage(out, page, ['seq', 'at', 'actor', 'action', 'target', 'outcome', 'reason'], (e) => ({
-          seq: e.seq,
-          at: e.at,
-          actor: `${e.actor.type}:${e.actor.id}`,
-          action: e.action,
-          target: e.target ? `${e.target.type}:${e.target.id}` : null,
-          outcome: e.outcome,
-          reason: e.reason,
-        }));
+        const filters = filterQuery(o);
+        const print = (e: AuditEventView) => {
+          const line = out.json ? JSON.stringify(e) : formatTable([row(e)], COLUMNS).split('\n')[1];
+          process.stdout.write(`${line}\n`);
+        };
+        const head = await api.call<{ seq: number }>('GET', '/api/v1/audit/head');
+        let last = head.seq;
+        const lines = o.lines ?? 10;
+        if (lines > 0) {
+          const latest = await api.call<Page>(
+            'GET',
+            `/api/v1/audit/events${queryString({ ...filters, order: 'desc', limit: Math.min(lines, 500) })}`,
+          );
+          for (const e of [...latest.items].reverse()) print(e);
+        }
+        while (o.follow) {
+          await sleep(o.interval ?? 1000);
+          for await (const e of allEvents(api, { ...filters, after: last })) {
+            print(e);
+            last = e.seq;
+          }
+        }
       },
     );
+
+  withFilters(audit.command('export').description('export events for a SIEM or an archive (all pages)'))
+    .addOption(
+      new Option(
+        '--format <format>',
+        'jsonl (verifiable with `audit verify --events`), csv, or ocsf (JSON lines)',
+      )
+        .choices(['jsonl', 'csv', 'ocsf'])
+        .default('jsonl'),
+    )
+    .option('--out <file>', 'write to this file (created with mode 0600) instead of stdout')
+    .action(async (o: FilterOptions & { format: ExportFormat; out?: string }, cmd: Command) => {
+      const { api } = contextOf(cmd);
+      const { csvHeader, toCsvRow, toJsonLine, toOcsf } = await import('../../audit/index.js');
+      const file = o.out ? await open(o.out, 'w', 0o600) : null;
+      await file?.chmod(0o600); // also when it existed before
+      const write = async (text: string) => {
+        if (file) await file.write(text);
+        else if (!process.stdout.write(text))
+          await new Promise((resolve) => process.stdout.once('drain', resolve));
+      };
+      let count = 0;
+      try {
+        if (o.format === 'csv') await write(`${csvHeader()}\r\n`);
+        for await (const e of allEvents(api, filterQuery(o))) {
+          if (o.format === 'csv') await write(`${toCsvRow(e)}\r\n`);
+          else if (o.format === 'ocsf') await write(`${JSON.stringify(toOcsf(e, VERSION))}\n`);
+          else await write(`${toJsonLine(e)}\n`);
+          count++;
+        }
+        await file?.sync();
+      } finally {
+        await file?.close();
+      }
+      if (o.out) process.stderr.write(`exported ${count} events to ${o.out}\n`);
+    });
+
+  audit
+    .command('head')
+    .description('the chain head: last sequence number and hash, and the oldest event kept')
+    .action(async (_o: unknown, cmd: Command) => {
+      const { api, out } = contextOf(cmd);
+      printRecord(out, await api.call<Record<string, unknown>>('GET', '/api/v1/audit/head'));
+    });
+
   audit
     .command('checkpoint')
     .description('sign a checkpoint now over everything appended so far')
@@ -116,58 +207,30 @@ export function auditCommand(): Command {
       const c = await api.call<{ size: number; note: string }>('POST', '/api/v1/audit/checkpoints', {});
       process.stdout.write(c.note);
     });
+
   audit
-    .command('verify')
-    .description('verify every hash, link and signed checkpoint; exit 0 only when all verify')
-    .option('--database-url <url>', 'verify a database directly (offline): sqlite:<file> or postgres://…')
-    .option('--checkpoints <file>', 'signed checkpoint notes kept outside the database')
-    .option(
-      '--key <vkey>',
-      'the audit verifier key (default: as published by the server / stored in the database)',
-    )
-    .action(async (o: { databaseUrl?: string; checkpoints?: string; key?: string }, cmd: Command) => {
+    .command('prune')
+    .description('retention: archive and delete events before a time, in whole signed segments')
+    .requiredOption('--before <time>', 'RFC 3339 time, or a duration ago (90d)', (v) => parsePastTime(v))
+    .option('--reason <text>', 'why (recorded in the audit.prune event)')
+    .action(async (o: { before: string; reason?: string }, cmd: Command) => {
       const { api, out } = contextOf(cmd);
-      const { splitNotes, verifyChain, readAllEvents } = await import('../../audit/index.js');
-      const notes = o.checkpoints ? splitNotes(await readFile(o.checkpoints, 'utf8')) : [];
-      if (o.databaseUrl) {
-        const { openStore } = await import('../../storage/index.js');
-        const store = await openStore(o.databaseUrl);
-        try {
-          let vkey = o.key;
-          if (!vkey) {
-            const { verifierKey } = await import('../../audit/index.js');
-            const head = await store.auditLog.latestCheckpoint();
-            const name = head?.note.split('\n')[0];
-            const stored = name ? await store.auditLog.getKey(name) : null;
-            if (!stored) throw new CliError('no audit key in the database: pass --key');
-            vkey = verifierKey(stored.name, Buffer.from(stored.publicKey, 'base64'));
-            process.stderr.write(
-              'custos: note: trusting the audit key stored in the database; pass --key for an independent check\n',
-            );
-          }
-          const stored = (await store.auditLog.listCheckpoints()).map((c) => c.note);
-          const { claims, bad } = await claimsFrom([...stored, ...notes], vkey);
-          report(await verifyChain(readAllEvents(store), claims), bad, out.json);
-        } finally {
-          await store.close();
-        }
-        return;
-      }
-      const vkey = o.key ?? (await api.call<{ vkey: string }>('GET', '/api/v1/audit/key')).vkey;
-      const served = await api.call<{ items: { note: string }[] }>('GET', '/api/v1/audit/checkpoints');
-      const { claims, bad } = await claimsFrom([...served.items.map((c) => c.note), ...notes], vkey);
-      async function* events(): AsyncGenerator<AuditEventRecord> {
-        let cursor: string | null = null;
-        do {
-          const page: { items: EventView[]; nextCursor: string | null } = await api.call(
-            'GET',
-            `/api/v1/audit/events${queryString({ limit: 500, cursor: cursor ?? undefined })}`,
-          );
-          for (const v of page.items) yield fromView(v);
-          cursor = page.nextCursor;
-        } while (cursor);
-      }
-      report(await verifyChain(events(), claims), bad, out.json);
+      const result = await api.call<Record<string, unknown>>('POST', '/api/v1/audit/prune', {
+        before: o.before,
+        ...(o.reason ? { reason: o.reason } : {}),
+      });
+      printRecord(out, result);
     });
+
+  audit
+    .command('sinks')
+    .description('live-forwarding sinks and how far each receiver has acknowledged')
+    .action(async (_o: unknown, cmd: Command) => {
+      const { api, out } = contextOf(cmd);
+      const sinks = await api.call<{ items: Record<string, Cell>[] }>('GET', '/api/v1/audit/sinks');
+      printPage(out, { ...sinks, nextCursor: null }, ['name', 'cursor', 'lag', 'lastError', 'updatedAt']);
+    });
+
+  audit.addCommand(auditVerifyCommand());
   return audit;
 }

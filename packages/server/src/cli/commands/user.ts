@@ -1,7 +1,9 @@
 import { Command } from 'commander';
+import { CliError } from '../api-client.js';
 import { contextOf, enc } from '../context.js';
 import { printPage, printRecord } from '../output.js';
 import { positiveInt, queryString } from '../parse.js';
+import { readSecret } from '../read-secret.js';
 
 type User = { id: string; email: string; name: string; status: string; managerId: string | null };
 
@@ -72,6 +74,36 @@ export function userCommand(): Command {
         out,
         await api.call<User>('POST', `/api/v1/users/${enc(ref)}/deactivate`, o.reason ? o : {}),
       );
+    });
+  user
+    .command('set-password <user>')
+    .description(
+      'set the console password and role of a human (admin); reads the password from --password-file, a pipe or the terminal, never from the arguments',
+    )
+    .option('--role <role>', 'console role: owner (default), auditor or admin', 'owner')
+    .option('--password-file <path>', 'read the password from this file (one trailing newline is dropped)')
+    .action(async (ref: string, o: { role: string; passwordFile?: string }, cmd: Command) => {
+      const { api, out } = contextOf(cmd);
+      if (!['owner', 'auditor', 'admin'].includes(o.role)) {
+        throw new CliError(`unknown role \`${o.role}\`: expected owner, auditor or admin`, 2);
+      }
+      const password = await readSecret('password', o.passwordFile);
+      if (password === '') throw new CliError('empty password', 2);
+      printRecord(
+        out,
+        await api.call<Record<string, unknown>>('POST', `/api/v1/users/${enc(ref)}/password`, {
+          password,
+          role: o.role,
+        }),
+      );
+    });
+  user
+    .command('remove-password <user>')
+    .description('remove the console password of a human (admin); ends their console sessions')
+    .action(async (ref: string, _o: unknown, cmd: Command) => {
+      const { api, out } = contextOf(cmd);
+      await api.call('DELETE', `/api/v1/users/${enc(ref)}/password`);
+      printRecord(out, { user: ref, password: 'removed' });
     });
   return user;
 }

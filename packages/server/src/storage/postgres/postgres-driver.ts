@@ -5,6 +5,7 @@ import { changeChannel, NOTIFY_SQL, postgresChangeFeed } from '../change-feed.js
 import type { QueryObserver, SqlDriver, SqlExecutor, SqlValue } from '../sql-driver.js';
 import { chainedEventParams, SQL, selectAuditHead } from '../statements.js';
 import { UniqueViolation } from '../store.js';
+import { isPostgresUnavailable, StoreUnavailable } from '../store-unavailable.js';
 
 const INT8_OID = 20;
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -56,6 +57,8 @@ export async function openPostgresDriver(
     connectionString,
     types,
     max: 10,
+    // a database that stops answering fails requests (503) instead of queueing them forever
+    connectionTimeoutMillis: 10_000,
     ...(schema ? { options: `-c search_path="${schema}"` } : {}),
   });
   // An idle client losing its connection must not crash the process; the pool replaces it.
@@ -69,10 +72,7 @@ export async function openPostgresDriver(
         const result = await client.query(sql, params.length > 0 ? (params as SqlValue[]) : undefined);
         return { rows: result.rows as T[], changes: result.rowCount ?? 0 };
       } catch (error) {
-        if ((error as { code?: unknown }).code === '23505') {
-          throw new UniqueViolation((error as Error).message, { cause: error });
-        }
-        throw error;
+        throw translate(error);
       } finally {
         observe?.(kind, Number(process.hrtime.bigint() - start) / 1e9);
       }
@@ -84,8 +84,16 @@ export async function openPostgresDriver(
     };
   }
 
+  async function connect(): Promise<pg.PoolClient> {
+    try {
+      return await pool.connect();
+    } catch (error) {
+      throw translate(error);
+    }
+  }
+
   async function writeBatch(units: readonly BatchUnit[]): Promise<UnitOutcome[]> {
-    const client = await pool.connect();
+    const client = await connect();
     let broken = false;
     try {
       await client.query('BEGIN');
@@ -106,7 +114,7 @@ export async function openPostgresDriver(
         const rows: Record<string, unknown>[][] = [];
         for (const [i, statement] of unit.statements.entries()) {
           if ('audit' in statement) {
-            const chained = link(head as ChainHead, statement.audit);
+            const chained = link(head as ChainHead, statement.audit, statement.canonical);
             await client.query(SQL.appendAuditEvent, chainedEventParams(statement.audit, chained));
             head = { seq: chained.seq, hash: chained.hash };
             rows.push([{ seq: chained.seq }]);
@@ -134,7 +142,7 @@ export async function openPostgresDriver(
       await client.query('ROLLBACK').catch(() => {
         broken = true;
       });
-      throw error;
+      throw translate(error);
     } finally {
       client.release(broken);
     }
@@ -154,12 +162,12 @@ export async function openPostgresDriver(
     exec: executor(pool),
     async transaction(fn) {
       const start = process.hrtime.bigint();
-      const client = await pool.connect();
+      const client = await connect();
       let broken = false;
       try {
-        await client.query('BEGIN');
+        await client.query('BEGIN').catch((error: unknown) => Promise.reject(translate(error)));
         const result = await fn(executor(client));
-        await client.query('COMMIT');
+        await client.query('COMMIT').catch((error: unknown) => Promise.reject(translate(error)));
         return result;
       } catch (error) {
         await client.query('ROLLBACK').catch(() => {
@@ -182,4 +190,13 @@ export async function openPostgresDriver(
       await pool.end();
     },
   };
+}
+
+/** A `pg` error as the store reports it: unique violations and "cannot reach or write now" get their own classes. */
+function translate(error: unknown): unknown {
+  if (error instanceof UniqueViolation || error instanceof StoreUnavailable) return error;
+  if ((error as { code?: unknown } | null)?.code === '23505')
+    return new UniqueViolation((error as Error).message, { cause: error });
+  if (isPostgresUnavailable(error)) return new StoreUnavailable(error);
+  return error;
 }

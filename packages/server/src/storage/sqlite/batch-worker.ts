@@ -3,11 +3,14 @@ import Database from 'better-sqlite3';
 import type { BatchUnit } from '../batch.js';
 import { runBatch } from './run-batch.js';
 
+type Message = { id: number; units: BatchUnit[] } | { id: number; pragmas: string[] } | { close: true };
+
 /**
  * The SQLite batch writer's thread: its own connection (WAL, synchronous=FULL),
  * so the durable commit's fsync happens here and not on the event loop.
  */
-const db = new Database((workerData as { path: string }).path);
+const data = workerData as { path: string; pragmas: string[] };
+const db = new Database(data.path);
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = FULL');
 db.pragma('foreign_keys = ON');
@@ -16,6 +19,7 @@ db.pragma('busy_timeout = 5000');
 // automatic checkpoint retries (and fsyncs the database file) on nearly every
 // commit once the WAL passes its threshold, which multiplies commit latency.
 db.pragma('wal_autocheckpoint = 0');
+for (const pragma of data.pragmas) db.pragma(pragma);
 const checkpoints = setInterval(() => {
   try {
     db.pragma('wal_checkpoint(PASSIVE)');
@@ -24,7 +28,7 @@ const checkpoints = setInterval(() => {
   }
 }, 1000);
 
-parentPort?.on('message', (message: { id: number; units: BatchUnit[] } | { close: true }) => {
+parentPort?.on('message', (message: Message) => {
   if ('close' in message) {
     clearInterval(checkpoints);
     db.close();
@@ -32,11 +36,17 @@ parentPort?.on('message', (message: { id: number; units: BatchUnit[] } | { close
     return;
   }
   try {
+    if ('pragmas' in message) {
+      for (const pragma of message.pragmas) db.pragma(pragma);
+      parentPort?.postMessage({ id: message.id, outcomes: [] });
+      return;
+    }
     parentPort?.postMessage({ id: message.id, outcomes: runBatch(db, message.units) });
   } catch (error) {
     parentPort?.postMessage({
       id: message.id,
       error: error instanceof Error ? error.message : String(error),
+      code: (error as { code?: unknown } | null)?.code,
     });
   }
 });

@@ -56,7 +56,7 @@ export function runBatch(db: Database.Database, units: readonly BatchUnit[]): Un
       const rows: Record<string, unknown>[][] = [];
       for (const [i, statement] of unit.statements.entries()) {
         if ('audit' in statement) {
-          const chained = link(head as ChainHead, statement.audit);
+          const chained = link(head as ChainHead, statement.audit, statement.canonical);
           prepare(SQL.appendAuditEvent).run(named(chainedEventParams(statement.audit, chained)));
           head = { seq: chained.seq, hash: chained.hash };
           rows.push([{ seq: chained.seq }]);

@@ -1,7 +1,15 @@
 import { Worker } from 'node:worker_threads';
 import type { BatchUnit, BatchWriter, UnitOutcome } from '../batch.js';
+import { isSqliteUnavailableCode, StoreUnavailable } from '../store-unavailable.js';
+import { currentFault, faultPragmas } from './write-faults.js';
 
-type Reply = { id: number; outcomes?: UnitOutcome[]; error?: string } | { closed: true };
+type Reply = { id: number; outcomes?: UnitOutcome[]; error?: string; code?: unknown } | { closed: true };
+
+/** The batch writer of a SQLite file, which can also be given PRAGMAs (fault injection). */
+export interface SqliteBatchWriter extends BatchWriter {
+  /** Runs the PRAGMA statements on the worker's connection, between batches. */
+  pragma(pragmas: readonly string[]): Promise<void>;
+}
 
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const WORKER = new URL(FROM_SOURCE ? './batch-worker.ts' : './batch-worker.js', import.meta.url);
@@ -11,13 +19,14 @@ const WORKER = new URL(FROM_SOURCE ? './batch-worker.ts' : './batch-worker.js', 
  * hooks do not reach worker threads, so the worker registers tsx itself first.
  */
 function startWorker(path: string): Worker {
-  if (!FROM_SOURCE) return new Worker(WORKER, { workerData: { path } });
+  const workerData = { path, pragmas: faultPragmas(currentFault(path)) };
+  if (!FROM_SOURCE) return new Worker(WORKER, { workerData });
   const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER.href)}); })`;
-  return new Worker(boot, { eval: true, workerData: { path } });
+  return new Worker(boot, { eval: true, workerData });
 }
 
 /** A {@link BatchWriter} over a SQLite file, writing on a worker thread. */
-export function openSqliteBatchWriter(path: string): BatchWriter {
+export function openSqliteBatchWriter(path: string): SqliteBatchWriter {
   const worker = startWorker(path);
   worker.unref();
   const pending = new Map<number, { resolve(o: UnitOutcome[]): void; reject(e: Error): void }>();
@@ -34,21 +43,27 @@ export function openSqliteBatchWriter(path: string): BatchWriter {
     }
     const p = pending.get(reply.id);
     pending.delete(reply.id);
-    if (reply.error !== undefined) p?.reject(new Error(`batch write failed: ${reply.error}`));
-    else p?.resolve(reply.outcomes ?? []);
+    if (reply.error === undefined) p?.resolve(reply.outcomes ?? []);
+    else {
+      const error = Object.assign(new Error(`batch write failed: ${reply.error}`), { code: reply.code });
+      p?.reject(isSqliteUnavailableCode(reply.code) ? new StoreUnavailable(error) : error);
+    }
   });
   worker.on('error', (error) => failAll(error));
   worker.on('exit', () => failAll(new Error('the SQLite batch writer stopped')));
+  const send = (message: { units: readonly BatchUnit[] } | { pragmas: readonly string[] }) =>
+    new Promise<UnitOutcome[]>((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      worker.ref();
+      worker.postMessage({ id, ...message });
+    }).finally(() => {
+      if (pending.size === 0) worker.unref();
+    });
   return {
-    write(units: readonly BatchUnit[]) {
-      return new Promise<UnitOutcome[]>((resolve, reject) => {
-        const id = nextId++;
-        pending.set(id, { resolve, reject });
-        worker.ref();
-        worker.postMessage({ id, units });
-      }).finally(() => {
-        if (pending.size === 0) worker.unref();
-      });
+    write: (units: readonly BatchUnit[]) => send({ units }),
+    pragma: async (pragmas: readonly string[]) => {
+      await send({ pragmas });
     },
     close: () =>
       new Promise<void>((resolve) => {

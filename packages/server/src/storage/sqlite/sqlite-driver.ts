@@ -1,9 +1,10 @@
 import Database from 'better-sqlite3';
-import type { BatchWriter } from '../batch.js';
 import { localChangeFeed } from '../change-feed.js';
 import type { QueryObserver, SqlDriver, SqlExecutor, SqlValue } from '../sql-driver.js';
 import { UniqueViolation } from '../store.js';
-import { openSqliteBatchWriter } from './sqlite-batch-writer.js';
+import { isSqliteUnavailableCode, StoreUnavailable } from '../store-unavailable.js';
+import { openSqliteBatchWriter, type SqliteBatchWriter } from './sqlite-batch-writer.js';
+import { currentFault, faultPragmas, registerWriteConnections } from './write-faults.js';
 
 type Db = Database.Database;
 type Params = Record<number, SqlValue>;
@@ -37,6 +38,7 @@ export function openSqliteDriver(path: string, observe?: QueryObserver): SqlDriv
   writer.pragma('synchronous = FULL');
   writer.pragma('foreign_keys = ON');
   writer.pragma('busy_timeout = 5000');
+  for (const pragma of faultPragmas(currentFault(path))) writer.pragma(pragma);
   const reader = new Database(path, { readonly: true });
   reader.pragma('busy_timeout = 5000');
 
@@ -60,8 +62,7 @@ export function openSqliteDriver(path: string, observe?: QueryObserver): SqlDriv
     try {
       return fn();
     } catch (error) {
-      if (isUniqueError(error)) throw new UniqueViolation((error as Error).message, { cause: error });
-      throw error;
+      throw translate(error);
     } finally {
       observe?.(kind, Number(process.hrtime.bigint() - start) / 1e9);
     }
@@ -91,21 +92,35 @@ export function openSqliteDriver(path: string, observe?: QueryObserver): SqlDriv
   async function transaction<T>(fn: (ex: SqlExecutor) => Promise<T>): Promise<T> {
     return withWriteLock(async () => {
       const start = process.hrtime.bigint();
-      writer.exec('BEGIN IMMEDIATE');
+      try {
+        writer.exec('BEGIN IMMEDIATE');
+      } catch (error) {
+        throw translate(error);
+      }
       try {
         const result = await fn(onWriter);
         writer.exec('COMMIT');
         return result;
       } catch (error) {
-        if (writer.inTransaction) writer.exec('ROLLBACK');
-        throw error;
+        try {
+          if (writer.inTransaction) writer.exec('ROLLBACK');
+        } catch {
+          // SQLite has already rolled back (e.g. after SQLITE_FULL or an I/O error)
+        }
+        throw translate(error);
       } finally {
         observe?.('transaction', Number(process.hrtime.bigint() - start) / 1e9);
       }
     });
   }
 
-  let batchWriter: BatchWriter | null = null;
+  let batchWriter: SqliteBatchWriter | null = null;
+  const unregister = registerWriteConnections(path, async (pragmas) => {
+    await withWriteLock(async () => {
+      for (const pragma of pragmas) writer.pragma(pragma);
+    });
+    await batchWriter?.pragma(pragmas);
+  });
 
   const changes = localChangeFeed();
 
@@ -134,6 +149,7 @@ export function openSqliteDriver(path: string, observe?: QueryObserver): SqlDriv
       // BEGIN IMMEDIATE already holds SQLite's single write lock
     },
     close: async () => {
+      unregister();
       await changes.close();
       await batchWriter?.close();
       await withWriteLock(async () => {
@@ -144,7 +160,11 @@ export function openSqliteDriver(path: string, observe?: QueryObserver): SqlDriv
   };
 }
 
-function isUniqueError(error: unknown): boolean {
+/** A driver error as the store reports it: unique violations and "cannot write now" get their own classes. */
+function translate(error: unknown): unknown {
   const code = (error as { code?: unknown } | null)?.code;
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+  if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY')
+    return new UniqueViolation((error as Error).message, { cause: error });
+  if (isSqliteUnavailableCode(code)) return new StoreUnavailable(error);
+  return error;
 }

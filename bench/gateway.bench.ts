@@ -1,0 +1,318 @@
+/**
+ * What the gateway adds to a call: the same requests sent to the upstream
+ * directly and through `custos serve` (SQLite, its own process), measured in
+ * the same run at moderate load. MCP `tools/call` with a Bearer and with a
+ * DPoP-bound token (a fresh proof per request), and an HTTP API GET. Each is
+ * decided by the Cedar engine (a grant), rate-limited, audited and given the
+ * injected upstream credential from the vault. Both audit modes are measured:
+ * `durable` (the authorization is committed before the upstream is called)
+ * and `fast` (the record is written after the call, not awaited).
+ *
+ * Run: npm run bench -- gateway   (env BENCH_CALLS, BENCH_CONCURRENCY)
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { cpus, loadavg } from 'node:os';
+import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+import { freePort } from '../packages/server/test/support/server.js';
+import { type LoadResult, percentile, runLoad, startBenchServer } from './support.js';
+
+const CALLS = Number(process.env.BENCH_CALLS ?? 4000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
+const ROUNDS = 10;
+const UPSTREAM_KEY = `bench-${randomBytes(12).toString('hex')}`;
+
+async function startUpstream(): Promise<{ url: string; stop(): void }> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', new URL('./gateway-upstream.ts', import.meta.url).pathname, String(port)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`upstream exited with ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGKILL') };
+}
+
+interface Row {
+  readonly name: string;
+  readonly direct: LoadResult;
+  readonly gateway: LoadResult;
+  readonly serverCpuUs: number;
+}
+
+const ms = (n: number) => n.toFixed(3);
+
+function merge(results: readonly LoadResult[]): LoadResult {
+  return {
+    ok: results.reduce((n, r) => n + r.ok, 0),
+    failed: results.reduce((n, r) => n + r.failed, 0),
+    seconds: results.reduce((n, r) => n + r.seconds, 0),
+    latenciesMs: results.flatMap((r) => r.latenciesMs).sort((a, b) => a - b),
+    firstError: results.find((r) => r.firstError)?.firstError ?? null,
+  };
+}
+
+async function main(): Promise<void> {
+  const upstream = await startUpstream();
+  const rows: Row[] = [];
+  try {
+    for (const mode of ['durable', 'fast'] as const) {
+      const server = await startBenchServer({
+        CUSTOS_GATEWAY_AUDIT_MODE: mode,
+        CUSTOS_GATEWAY_AGENT_RATE: '0',
+        CUSTOS_DPOP_MAX_AGE: '600',
+        CUSTOS_ACCESS_TOKEN_TTL: '3600',
+      });
+      try {
+        const issuer = server.url;
+        await server.admin('PUT', '/api/v1/secrets/upstream-key', { value: UPSTREAM_KEY });
+        await server.admin('POST', '/api/v1/gateway/servers', {
+          name: 'bench',
+          transport: { type: 'http', url: `${upstream.url}/mcp` },
+          auth: { type: 'header', header: 'x-api-key', secret: 'upstream-key' },
+        });
+        await server.admin('POST', '/api/v1/gateway/apis', {
+          name: 'billing',
+          baseUrl: `${upstream.url}/api`,
+          routes: [{ method: 'POST', path: '/invoices/{id}' }],
+          auth: { type: 'bearer', secret: 'upstream-key' },
+        });
+        await server.admin('POST', '/api/v1/users', { email: 'bench@example.com', name: 'Bench' });
+        const mcpResource = `${issuer}/mcp/bench`;
+        const apiResource = `${issuer}/gw/billing`;
+        const agent = await server.admin('POST', '/api/v1/agents', {
+          name: 'bench-agent',
+          owner: 'bench@example.com',
+          allowedAudiences: [mcpResource, apiResource],
+        });
+        const agentId = String(agent.id);
+        for (const [action, resource] of [
+          ['tools/call', { type: 'Tool', id: 'bench/echo' }],
+          ['http:POST', { type: 'Route', id: 'billing/POST /invoices/{id}' }],
+        ] as const) {
+          await server.admin('POST', '/api/v1/grants', {
+            principal: { type: 'Agent', id: agentId },
+            action,
+            resource,
+            reason: 'bench',
+          });
+        }
+        const keys = await generateKeyPair('ES256', { extractable: true });
+        const key = await server.admin('POST', `/api/v1/agents/${agentId}/keys`, {
+          jwk: await exportJWK(keys.publicKey),
+        });
+        const dpopKeys = await generateKeyPair('ES256', { extractable: true });
+        const dpopJwk: JWK = await exportJWK(dpopKeys.publicKey);
+
+        async function token(resource: string, dpop: boolean): Promise<string> {
+          const now = Math.floor(Date.now() / 1000);
+          const assertion = await new SignJWT({ jti: randomBytes(16).toString('base64url') })
+            .setProtectedHeader({ alg: 'ES256', kid: String(key.kid) })
+            .setIssuer(agentId)
+            .setSubject(agentId)
+            .setAudience(issuer)
+            .setIssuedAt(now)
+            .setExpirationTime(now + 60)
+            .sign(keys.privateKey);
+          const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+          if (dpop) headers.dpop = await proof('POST', `${issuer}/oauth/token`);
+          const response = await fetch(`${issuer}/oauth/token`, {
+            method: 'POST',
+            headers,
+            body: new URLSearchParams({
+              grant_type: 'client_credentials',
+              client_id: agentId,
+              client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+              client_assertion: assertion,
+              resource,
+            }),
+          });
+          const body = (await response.json()) as { access_token?: string };
+          if (!body.access_token) throw new Error(`token: ${JSON.stringify(body)}`);
+          return body.access_token;
+        }
+        async function proof(htm: string, htu: string, accessToken?: string): Promise<string> {
+          return new SignJWT({
+            htm,
+            htu,
+            jti: randomBytes(16).toString('base64url'),
+            ...(accessToken ? { ath: createHash('sha256').update(accessToken).digest('base64url') } : {}),
+          })
+            .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: dpopJwk })
+            .setIssuedAt()
+            .sign(dpopKeys.privateKey);
+        }
+        /** Opens an MCP session through the gateway (or directly); returns its id. */
+        async function openSession(base: string, auth: Record<string, string>): Promise<string> {
+          const response = await fetch(`${base}`, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              accept: 'application/json, text/event-stream',
+              ...auth,
+            },
+            body: JSON.stringify({
+              jsonrpc: '2.0',
+              id: 0,
+              method: 'initialize',
+              params: {
+                protocolVersion: '2025-06-18',
+                capabilities: {},
+                clientInfo: { name: 'bench', version: '1' },
+              },
+            }),
+          });
+          const id = response.headers.get('mcp-session-id');
+          await response.text();
+          if (response.status !== 200 || !id) throw new Error(`initialize: ${response.status}`);
+          return id;
+        }
+        const call = (i: number) =>
+          JSON.stringify({
+            jsonrpc: '2.0',
+            id: i,
+            method: 'tools/call',
+            params: { name: 'echo', arguments: { message: `hello ${i}` } },
+          });
+        const mcpHeaders = {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2025-06-18',
+        };
+
+        const bearerMcp = await token(mcpResource, false);
+        const boundMcp = await token(mcpResource, true);
+        const bearerApi = await token(apiResource, false);
+        const directSession = await openSession(`${upstream.url}/mcp`, { 'x-api-key': UPSTREAM_KEY });
+        const bearerSession = await openSession(mcpResource.replace(issuer, server.url), {
+          authorization: `Bearer ${bearerMcp}`,
+        });
+        const boundSession = await openSession(mcpResource.replace(issuer, server.url), {
+          authorization: `DPoP ${boundMcp}`,
+          dpop: await proof('POST', mcpResource, boundMcp),
+        });
+
+        const cases: {
+          name: string;
+          direct: (n: number) => Promise<Parameters<typeof runLoad>[1]>;
+          gateway: (n: number) => Promise<Parameters<typeof runLoad>[1]>;
+        }[] = [
+          {
+            name: 'MCP tools/call, Bearer token',
+            direct: async (n) =>
+              Array.from({ length: n }, (_, i) => ({
+                path: '/mcp',
+                headers: { ...mcpHeaders, 'mcp-session-id': directSession, 'x-api-key': UPSTREAM_KEY },
+                body: call(i),
+              })),
+            gateway: async (n) =>
+              Array.from({ length: n }, (_, i) => ({
+                path: '/mcp/bench',
+                headers: {
+                  ...mcpHeaders,
+                  'mcp-session-id': bearerSession,
+                  authorization: `Bearer ${bearerMcp}`,
+                },
+                body: call(i),
+              })),
+          },
+          {
+            name: 'MCP tools/call, DPoP-bound token',
+            direct: async (n) =>
+              Array.from({ length: n }, (_, i) => ({
+                path: '/mcp',
+                headers: { ...mcpHeaders, 'mcp-session-id': directSession, 'x-api-key': UPSTREAM_KEY },
+                body: call(i),
+              })),
+            gateway: async (n) => {
+              const out = [];
+              for (let i = 0; i < n; i++) {
+                out.push({
+                  path: '/mcp/bench',
+                  headers: {
+                    ...mcpHeaders,
+                    'mcp-session-id': boundSession,
+                    authorization: `DPoP ${boundMcp}`,
+                    dpop: await proof('POST', mcpResource, boundMcp),
+                  },
+                  body: call(i),
+                });
+              }
+              return out;
+            },
+          },
+          {
+            name: 'HTTP API POST, Bearer token',
+            direct: async (n) =>
+              Array.from({ length: n }, (_, i) => ({
+                path: `/api/invoices/${i}`,
+                headers: { 'content-type': 'application/json', authorization: `Bearer ${UPSTREAM_KEY}` },
+                body: '{"amount":1}',
+              })),
+            gateway: async (n) =>
+              Array.from({ length: n }, (_, i) => ({
+                path: `/gw/billing/invoices/${i}`,
+                headers: { 'content-type': 'application/json', authorization: `Bearer ${bearerApi}` },
+                body: '{"amount":1}',
+              })),
+          },
+        ];
+        for (const c of cases) {
+          await runLoad(upstream.url, await c.direct(300), CONCURRENCY);
+          await runLoad(server.url, await c.gateway(300), CONCURRENCY);
+          // interleaved rounds, so both paths see the same machine (other load comes and goes)
+          const directRounds: LoadResult[] = [];
+          const gatewayRounds: LoadResult[] = [];
+          let cpu = 0;
+          for (let round = 0; round < ROUNDS; round++) {
+            const directRequests = await c.direct(CALLS / ROUNDS);
+            const gatewayRequests = await c.gateway(CALLS / ROUNDS);
+            directRounds.push(await runLoad(upstream.url, directRequests, CONCURRENCY));
+            const cpuBefore = server.cpuMicros();
+            gatewayRounds.push(await runLoad(server.url, gatewayRequests, CONCURRENCY));
+            cpu += server.cpuMicros() - cpuBefore;
+          }
+          const direct = merge(directRounds);
+          const gateway = merge(gatewayRounds);
+          const serverCpuUs = cpu / Math.max(1, gateway.ok);
+          for (const [what, result] of [
+            ['direct', direct],
+            ['gateway', gateway],
+          ] as const) {
+            if (result.failed > 0)
+              throw new Error(`${c.name} ${what}: ${result.failed} failed; first: ${result.firstError}`);
+          }
+          rows.push({ name: `${c.name} (audit ${mode})`, direct, gateway, serverCpuUs });
+        }
+      } finally {
+        await server.stop();
+      }
+    }
+  } finally {
+    upstream.stop();
+  }
+  const lines = [
+    `gateway: ${CALLS} calls per case in ${ROUNDS} interleaved rounds, ${CONCURRENCY} concurrent connections; custos serve on SQLite (synchronous=FULL, group commit) and the upstream each in their own process; Node ${process.version}, ${cpus().length} cores, load average at the end ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+    '',
+    '| case | direct p50 ms | direct p99 ms | gateway p50 ms | gateway p99 ms | **added p50 ms** | **added p99 ms** | direct calls/s | gateway calls/s | gateway CPU µs/call |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((r) => {
+      const d50 = percentile(r.direct.latenciesMs, 50);
+      const d99 = percentile(r.direct.latenciesMs, 99);
+      const g50 = percentile(r.gateway.latenciesMs, 50);
+      const g99 = percentile(r.gateway.latenciesMs, 99);
+      return `| ${r.name} | ${ms(d50)} | ${ms(d99)} | ${ms(g50)} | ${ms(g99)} | **${ms(g50 - d50)}** | **${ms(g99 - d99)}** | ${(r.direct.ok / r.direct.seconds).toFixed(0)} | ${(r.gateway.ok / r.gateway.seconds).toFixed(0)} | ${r.serverCpuUs.toFixed(0)} |`;
+    }),
+    '',
+  ];
+  process.stdout.write(lines.join('\n'));
+}
+
+await main();

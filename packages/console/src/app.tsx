@@ -1,0 +1,149 @@
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import { ApiError, api, setCsrfToken, whenSignedOut } from './api/client.js';
+import type { Session } from './api/types.js';
+import { Link, useLocation } from './lib/router.js';
+import { AgentDetailPage } from './pages/agent-detail.js';
+import { AgentNewPage } from './pages/agent-new.js';
+import { AgentsPage } from './pages/agents.js';
+import { AuditPage } from './pages/audit.js';
+import { DashboardPage } from './pages/dashboard.js';
+import { PoliciesPage } from './pages/policies.js';
+import { SignInPage } from './pages/sign-in.js';
+import { ErrorNotice, Loading } from './ui/feedback.js';
+import { SessionContext, sessionInfo, useSession } from './ui/session.js';
+
+type Auth =
+  | { state: 'checking' }
+  | { state: 'signed-out'; ended: boolean }
+  | { state: 'signed-in'; session: Session };
+
+/** The whole console: who is signed in decides between the sign-in page and the app. */
+export function App() {
+  const [auth, setAuth] = useState<Auth>({ state: 'checking' });
+  const [fatal, setFatal] = useState<unknown>(null);
+
+  const accept = useCallback((session: Session) => {
+    setCsrfToken(session.csrfToken);
+    setAuth({ state: 'signed-in', session });
+  }, []);
+
+  useEffect(() => {
+    whenSignedOut(() => {
+      setCsrfToken(null);
+      setAuth({ state: 'signed-out', ended: true });
+    });
+    api<Session>('GET', '/api/v1/session').then(accept, (error: unknown) => {
+      if (error instanceof ApiError && error.status === 401) setAuth({ state: 'signed-out', ended: false });
+      else setFatal(error);
+    });
+  }, [accept]);
+
+  const signOut = useCallback(async () => {
+    try {
+      await api('DELETE', '/api/v1/session');
+    } finally {
+      setCsrfToken(null);
+      setAuth({ state: 'signed-out', ended: false });
+    }
+  }, []);
+
+  const info = useMemo(
+    () => (auth.state === 'signed-in' ? sessionInfo(auth.session, signOut) : null),
+    [auth, signOut],
+  );
+
+  if (fatal) {
+    return (
+      <main className="center">
+        <ErrorNotice error={fatal} onRetry={() => window.location.reload()} />
+      </main>
+    );
+  }
+  if (auth.state === 'checking') {
+    return (
+      <main className="center">
+        <Loading label="Opening the console…" />
+      </main>
+    );
+  }
+  if (auth.state === 'signed-out' || !info) {
+    return <SignInPage onSignedIn={accept} ended={auth.state === 'signed-out' && auth.ended} />;
+  }
+  return (
+    <SessionContext.Provider value={info}>
+      <Shell />
+    </SessionContext.Provider>
+  );
+}
+
+const NAV = [
+  { to: '/', label: 'Dashboard', match: (p: string) => p === '/' },
+  { to: '/agents', label: 'Agents', match: (p: string) => p.startsWith('/agents') },
+  { to: '/policies', label: 'Policies', match: (p: string) => p.startsWith('/policies'), readers: true },
+  { to: '/audit', label: 'Audit', match: (p: string) => p.startsWith('/audit'), readers: true },
+];
+
+function Shell() {
+  const { path } = useLocation();
+  const s = useSession();
+  const who = s.session.user?.email ?? s.session.actor.id;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: focus moves to the new page on every navigation
+  useEffect(() => {
+    document.getElementById('main')?.focus({ preventScroll: true });
+  }, [path]);
+  return (
+    <div className="shell">
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
+      <header className="top">
+        <Link to="/" className="brand">
+          Custos
+        </Link>
+        <nav aria-label="Main">
+          <ul className="nav-list">
+            {NAV.filter((n) => !n.readers || s.canReadAudit).map((n) => (
+              <li key={n.to}>
+                <Link to={n.to} aria-current={n.match(path) ? 'page' : undefined}>
+                  {n.label}
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div className="whoami">
+          <span className="who" title={s.session.actor.id}>
+            {who}
+          </span>
+          <span className={`badge role-${s.role}`} data-testid="role">
+            {s.role}
+          </span>
+          <button type="button" className="secondary small" onClick={() => void s.signOut()}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        <Route path={path} />
+      </main>
+    </div>
+  );
+}
+
+function Route({ path }: { path: string }) {
+  if (path === '/') return <DashboardPage />;
+  if (path === '/agents') return <AgentsPage />;
+  if (path === '/agents/new') return <AgentNewPage />;
+  const agent = /^\/agents\/(agt_[0-9a-z]{26})$/.exec(path);
+  if (agent?.[1]) return <AgentDetailPage id={agent[1]} />;
+  if (path === '/policies') return <PoliciesPage />;
+  if (path === '/audit') return <AuditPage />;
+  return (
+    <section>
+      <h1>Page not found</h1>
+      <p>
+        There is no console page at <code>{path}</code>. <Link to="/">Go to the dashboard</Link>.
+      </p>
+    </section>
+  );
+}

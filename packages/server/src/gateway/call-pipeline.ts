@@ -1,0 +1,228 @@
+import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import type { Logger } from 'pino';
+import type { Actor, AuditEntry } from '../audit/index.js';
+import type { Clock } from '../core/index.js';
+import { type Decision, denyReason, type EntityUid, type PolicyEngine, uidText } from '../policy/index.js';
+import type { CallAudit } from './call-audit.js';
+import type { CallCounters, RateLimiter } from './rate-limiter.js';
+import type { VerifiedCaller } from './token-check.js';
+import type { RateLimit, UpstreamLimits } from './upstream-spec.js';
+
+/** A call the gateway is asked to make, before it decides. */
+export interface CallFacts {
+  readonly gateway: 'mcp' | 'http';
+  /** `mcp:<server>` or `http:<api>`. */
+  readonly upstream: string;
+  readonly upstreamName: string;
+  /** The JSON-RPC method, or the HTTP method. */
+  readonly method: string;
+  /** The Cedar action (`tools/call`, `http:GET`…). */
+  readonly action: string;
+  readonly resource: EntityUid;
+  /** Action-specific context (`input`, `uri`, `params`…), completed with counters, time and address. */
+  readonly context: Readonly<Record<string, unknown>>;
+  /** Arguments to hash into the record (tool arguments, HTTP query). */
+  readonly args: unknown;
+  readonly limits: UpstreamLimits;
+  /** Calls before this one in the session (MCP) or with this token (HTTP). */
+  readonly sessionCalls: number;
+  /** Hashed into the record: a session id is a handle to a live session. */
+  readonly sessionId: string | null;
+  readonly sourceAddress: string;
+  readonly requestId: string;
+}
+
+/** Why a call was not made. */
+export class CallRefused extends Error {
+  override readonly name = 'CallRefused';
+  constructor(
+    readonly kind: 'refused' | 'rate_limited',
+    message: string,
+    readonly detail: {
+      readonly policies?: readonly string[];
+      readonly retryAfterMs?: number;
+      readonly reason?: string;
+    },
+  ) {
+    super(message);
+  }
+}
+
+/** What the upstream did, for the call's record. */
+export interface CallResult {
+  readonly upstreamStatus: number | null;
+  readonly outcome: 'success' | 'failure';
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly error?: string | undefined;
+}
+
+export interface AuthorizedCall {
+  readonly decision: Decision;
+  /** Records the call's outcome (not awaited by the response). */
+  finish(result: CallResult): void;
+}
+
+export interface PipelineDeps {
+  readonly engine: PolicyEngine;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly audit: CallAudit;
+  readonly limiter: RateLimiter;
+  readonly counters: CallCounters;
+  /** Every agent, through every upstream, on this node. */
+  readonly agentLimit: RateLimit | undefined;
+  readonly dpopWindowMs: number;
+}
+
+const hashOf = (value: string) => createHash('sha256').update(value).digest('base64url').slice(0, 22);
+
+function actorOf(caller: VerifiedCaller, requestId: string): Actor {
+  return { type: 'agent', id: caller.agentId, role: 'agent', userId: caller.onBehalfOf, requestId };
+}
+
+function auditTarget(resource: EntityUid): { type: string; id: string } {
+  const type =
+    resource.type === 'Tool'
+      ? 'tool'
+      : resource.type === 'Route'
+        ? 'route'
+        : resource.type === 'Api'
+          ? 'api'
+          : 'mcp_server';
+  return { type, id: resource.id };
+}
+
+/**
+ * The enforcement steps of one call, after the token checked out: fail closed
+ * when calls cannot be recorded, rate limits (per agent; per agent on the
+ * upstream; per agent on the tool or route), the policy decision with the call's
+ * context, and the record. Throws {@link CallRefused} when the call must not be
+ * made; otherwise the caller forwards it and calls `finish`.
+ */
+export async function authorizeCall(
+  deps: PipelineDeps,
+  caller: VerifiedCaller,
+  facts: CallFacts,
+): Promise<AuthorizedCall> {
+  deps.audit.admit();
+  const now = deps.clock.now();
+  const started = process.hrtime.bigint();
+  const actor = actorOf(caller, facts.requestId);
+  const resourceText = uidText(facts.resource);
+  const base = {
+    gateway: facts.gateway,
+    upstream: facts.upstreamName,
+    method: facts.method,
+    action: facts.action,
+    resource: resourceText,
+    tokenId: caller.tokenId,
+    ...(caller.onBehalfOf ? { onBehalfOf: caller.onBehalfOf } : {}),
+    ...(facts.sessionId ? { session: hashOf(facts.sessionId) } : {}),
+    sourceAddress: facts.sourceAddress,
+    ...deps.audit.arguments(facts.args),
+  };
+  const entry = (
+    outcome: AuditEntry['outcome'],
+    reason: string | null,
+    details: Record<string, unknown>,
+  ): AuditEntry => ({
+    action: 'gateway.call',
+    target: auditTarget(facts.resource),
+    outcome,
+    reason,
+    details: { ...base, ...details },
+  });
+
+  const wait = deps.limiter.take(
+    [
+      { key: `a ${caller.agentId}`, limit: deps.agentLimit },
+      { key: `u ${facts.upstream} ${caller.agentId}`, limit: facts.limits.perAgent },
+      { key: `r ${resourceText} ${caller.agentId}`, limit: facts.limits.perTool },
+    ],
+    now,
+  );
+  if (wait > 0) {
+    const reason = `rate limit reached; retry in ${(wait / 1000).toFixed(1)} s`;
+    void deps.audit.record(actor, entry('denied', reason, { decision: 'rate_limited', retryAfterMs: wait }));
+    throw new CallRefused('rate_limited', `\`${facts.action}\` on \`${facts.resource.id}\`: ${reason}`, {
+      retryAfterMs: wait,
+    });
+  }
+
+  const counts = deps.counters.observe(caller.agentId, resourceText, now);
+  const context: Record<string, unknown> = {
+    ...facts.context,
+    session: { calls: facts.sessionCalls, ...counts },
+    now: { __extn: { fn: 'datetime', arg: new Date(now).toISOString() } },
+    sourceAddress: { __extn: { fn: 'ip', arg: isIP(facts.sourceAddress) ? facts.sourceAddress : '0.0.0.0' } },
+    ...(caller.onBehalfOf ? { onBehalfOf: { __entity: { type: 'User', id: caller.onBehalfOf } } } : {}),
+  };
+  const decision = await deps.engine.decide({
+    principal: { type: 'Agent', id: caller.agentId },
+    action: facts.action,
+    resource: facts.resource,
+    context,
+  });
+  const decided = {
+    decision: decision.allowed ? 'allow' : 'deny',
+    policies: decision.policies,
+    policyVersion: decision.version,
+    ...(decision.errors.length > 0
+      ? { errors: decision.errors.map((e) => ({ policyId: e.policyId, message: e.message })) }
+      : {}),
+    ...(decision.shadow
+      ? {
+          shadow: {
+            decision: decision.shadow.allowed ? 'allow' : 'deny',
+            policies: decision.shadow.policies,
+          },
+        }
+      : {}),
+  };
+  if (!decision.allowed) {
+    const reason = denyReason(decision) ?? 'denied';
+    void deps.audit.record(actor, entry('denied', reason, decided));
+    throw new CallRefused('refused', `\`${facts.action}\` on \`${facts.resource.id}\` refused: ${reason}`, {
+      policies: decision.policies,
+      reason,
+    });
+  }
+  await deps.audit.authorize(
+    actor,
+    { action: 'gateway.authorize', target: auditTarget(facts.resource), details: { ...base, ...decided } },
+    caller.proof && caller.jkt
+      ? { key: caller.jkt, jti: caller.proof.jti, expiresAt: caller.proof.iat * 1000 + deps.dpopWindowMs }
+      : null,
+  );
+  return {
+    decision,
+    finish(result) {
+      const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
+      void deps.audit.record(
+        actor,
+        entry(result.outcome, result.error ?? null, {
+          ...decided,
+          upstreamStatus: result.upstreamStatus,
+          latencyMs: Math.round(latencyMs * 1000) / 1000,
+          bytesIn: result.bytesIn,
+          bytesOut: result.bytesOut,
+        }),
+      );
+    },
+  };
+}
+
+/**
+ * Whether a listing shows an item: the agent may make some call of it. A
+ * decision without the call's arguments denies with evaluation errors when a
+ * permit depends on them; such items are shown (the call itself is decided with
+ * its arguments). A forbid that applies regardless, or no permit at all, hides it.
+ */
+export function visibleIn(decision: Decision, inactivePolicy: string): boolean {
+  if (decision.allowed) return true;
+  if (decision.policies.includes(inactivePolicy) || decision.errors.length === 0) return false;
+  const erroring = new Set(decision.errors.map((e) => e.policyId));
+  return decision.policies.every((p) => erroring.has(p));
+}

@@ -1,0 +1,133 @@
+import http, { type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import https from 'node:https';
+
+/** Connection-scoped headers (RFC 9110 §7.6.1) and the caller's credentials: never forwarded. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'expect',
+]);
+/** The agent's own credentials stay at the gateway: the upstream gets the gateway's. */
+const CALLER_CREDENTIALS = new Set(['authorization', 'dpop', 'cookie']);
+/** Upstream response headers about the gateway's own credential, not the agent's. */
+const UPSTREAM_ONLY = new Set(['www-authenticate', 'dpop-nonce', 'alt-svc', 'strict-transport-security']);
+/** …and for MCP, the upstream's session (the agent has the gateway's) and cookies. */
+const MCP_UPSTREAM_ONLY = new Set([...UPSTREAM_ONLY, 'set-cookie', 'mcp-session-id']);
+
+function connectionListed(headers: IncomingHttpHeaders): Set<string> {
+  const listed = new Set<string>();
+  const value = headers.connection;
+  for (const v of Array.isArray(value) ? value : value ? [value] : []) {
+    for (const name of v.split(',')) listed.add(name.trim().toLowerCase());
+  }
+  return listed;
+}
+
+/** The agent's request headers as the upstream should see them. */
+export function forwardRequestHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const listed = connectionListed(headers);
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || CALLER_CREDENTIALS.has(name) || listed.has(name))
+      continue;
+    // the body is re-framed by the gateway, which sets its length itself
+    if (name === 'content-length' || name.startsWith('x-forwarded-') || name === 'forwarded') continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+/** The upstream's response headers as the agent should see them. */
+export function forwardResponseHeaders(
+  headers: IncomingHttpHeaders,
+  kind: 'mcp' | 'http',
+): OutgoingHttpHeaders {
+  const listed = connectionListed(headers);
+  const dropped = kind === 'mcp' ? MCP_UPSTREAM_ONLY : UPSTREAM_ONLY;
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || dropped.has(name) || listed.has(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+const agents = {
+  http: new http.Agent({ keepAlive: true, maxSockets: 256, scheduling: 'lifo' }),
+  https: new https.Agent({ keepAlive: true, maxSockets: 256, scheduling: 'lifo' }),
+};
+
+/** Closes the pooled upstream connections (on shutdown). */
+export function closeUpstreamConnections(): void {
+  agents.http.destroy();
+  agents.https.destroy();
+}
+
+export interface UpstreamRequest {
+  readonly url: URL;
+  readonly method: string;
+  readonly headers: OutgoingHttpHeaders;
+  /** A buffered body, or a stream to pipe (with its byte cap enforced by the caller). */
+  readonly body: Buffer | NodeJS.ReadableStream | null;
+  readonly timeoutMs: number;
+}
+
+/**
+ * Sends a request upstream over a pooled keep-alive connection and resolves
+ * with the response head (its body still to be read). Rejects when the
+ * upstream cannot be reached or does not answer in time.
+ */
+export function sendUpstream(request: UpstreamRequest): {
+  response: Promise<IncomingMessage>;
+  abort(): void;
+} {
+  const secure = request.url.protocol === 'https:';
+  const req = (secure ? https : http).request(request.url, {
+    method: request.method,
+    headers: request.headers,
+    agent: secure ? agents.https : agents.http,
+    timeout: request.timeoutMs,
+  });
+  const response = new Promise<IncomingMessage>((resolve, reject) => {
+    req.once('response', resolve);
+    req.once('error', reject);
+    req.once('timeout', () =>
+      req.destroy(new Error(`the upstream did not answer within ${request.timeoutMs / 1000} s`)),
+    );
+  });
+  if (request.body === null) req.end();
+  else if (Buffer.isBuffer(request.body)) req.end(request.body);
+  else request.body.pipe(req);
+  return { response, abort: () => req.destroy() };
+}
+
+/** Reads a whole body, refusing more than `limit` bytes (resolves null then). */
+export function readBody(stream: NodeJS.ReadableStream, limit: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    stream.on('data', (chunk: Buffer) => {
+      if (over) return;
+      size += chunk.length;
+      if (size > limit) {
+        over = true;
+        resolve(null);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    stream.once('end', () => {
+      if (!over) resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+    });
+    stream.once('error', reject);
+  });
+}

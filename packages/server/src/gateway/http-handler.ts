@@ -1,0 +1,207 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Transform } from 'node:stream';
+import { authorizeCall, CallRefused, type CallResult } from './call-pipeline.js';
+import type { GatewayContext, HttpApiState } from './context.js';
+import { GatewayError } from './gateway-error.js';
+import { forwardRequestHeaders, forwardResponseHeaders, sendUpstream } from './http-forward.js';
+import { matchPattern } from './route-pattern.js';
+import type { VerifiedCaller } from './token-check.js';
+import { HTTP_METHODS, type HttpMethod, routeId } from './upstream-spec.js';
+
+function problem(
+  res: ServerResponse,
+  status: number,
+  title: string,
+  detail: string,
+  requestId: string,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify({
+    type: `urn:custos:problem:gateway-${title.toLowerCase().replace(/[^a-z]+/g, '-')}`,
+    title,
+    status,
+    detail,
+    requestId,
+  });
+  res.writeHead(status, {
+    'content-type': 'application/problem+json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** Counts (and caps) the bytes of a streamed request body. */
+function byteCap(limit: number, counter: { bytes: number; over: boolean }): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      counter.bytes += chunk.length;
+      if (counter.bytes > limit) {
+        counter.over = true;
+        callback(new GatewayError('payload_too_large', `the request body exceeds ${limit} bytes`));
+        return;
+      }
+      callback(null, chunk);
+    },
+  });
+}
+
+/**
+ * The HTTP gateway at `/gw/{api}/{path…}`: the request must match one of the
+ * API's routes (method + path pattern), which names the Cedar resource
+ * `Route::"<api>/<METHOD> <pattern>"` and action `http:<METHOD>`. The body is
+ * streamed both ways, capped in size; hop-by-hop headers and the agent's
+ * credentials are dropped; the gateway's own credential for the upstream is added.
+ */
+export async function handleHttpApi(
+  ctx: GatewayContext,
+  state: HttpApiState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  caller: VerifiedCaller,
+  path: string,
+  query: string,
+  requestId: string,
+  tokenCalls: number,
+): Promise<void> {
+  const method = (req.method ?? 'GET').toUpperCase();
+  if (!(HTTP_METHODS as readonly string[]).includes(method)) {
+    throw new GatewayError('method_not_allowed', `\`${method}\` is not proxied`, {
+      allow: HTTP_METHODS.join(', '),
+    });
+  }
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (Number.isFinite(declared) && declared > ctx.settings.bodyLimit) {
+    throw new GatewayError('payload_too_large', `the request body exceeds ${ctx.settings.bodyLimit} bytes`);
+  }
+  let matched: { route: (typeof state.routes)[number]; params: Record<string, string> } | null = null;
+  for (const route of state.routes) {
+    if (route.spec.method !== method) continue;
+    const params = matchPattern(route.pattern, path);
+    if (params) {
+      matched = { route, params };
+      break;
+    }
+  }
+  if (!matched) {
+    return problem(
+      res,
+      404,
+      'No route',
+      `no route of \`${state.api.name}\` matches \`${method} ${path}\``,
+      requestId,
+    );
+  }
+  const api = state.api;
+  const rid = routeId(api.name, matched.route.spec);
+  let call: Awaited<ReturnType<typeof authorizeCall>>;
+  try {
+    call = await authorizeCall(ctx.pipeline, caller, {
+      gateway: 'http',
+      upstream: `http:${api.name}`,
+      upstreamName: api.name,
+      method,
+      action: `http:${method as HttpMethod}`,
+      resource: { type: 'Route', id: rid },
+      context: { api: api.name, path, params: matched.params },
+      args: { path, query },
+      limits: api.spec.limits,
+      sessionCalls: tokenCalls,
+      sessionId: null,
+      sourceAddress: req.socket.remoteAddress ?? '',
+      requestId,
+    });
+  } catch (error) {
+    if (!(error instanceof CallRefused)) throw error;
+    if (error.kind === 'rate_limited') {
+      const seconds = Math.max(1, Math.ceil((error.detail.retryAfterMs ?? 1000) / 1000));
+      return problem(res, 429, 'Rate limited', error.message, requestId, { 'retry-after': String(seconds) });
+    }
+    return problem(res, 403, 'Refused', error.message, requestId);
+  }
+
+  const base = new URL(api.spec.baseUrl);
+  const url = new URL(`${base.pathname.replace(/\/$/, '')}${path}${query}`, base);
+  const counter = { bytes: 0, over: false };
+  const hasBody =
+    method !== 'GET' && method !== 'HEAD' && (declared > 0 || req.headers['transfer-encoding'] !== undefined);
+  const headers = {
+    ...forwardRequestHeaders(req.headers),
+    ...(await ctx.credentials.headers(`http:${api.name}`, api.spec.auth)),
+    'x-request-id': requestId,
+    'x-forwarded-for': req.socket.remoteAddress ?? '',
+    'x-forwarded-proto': new URL(ctx.settings.issuer).protocol.replace(':', ''),
+    ...(hasBody && req.headers['content-length'] ? { 'content-length': req.headers['content-length'] } : {}),
+  };
+  let result: CallResult;
+  const cap = hasBody ? byteCap(ctx.settings.bodyLimit, counter) : null;
+  const { response, abort } = sendUpstream({
+    url,
+    method,
+    headers,
+    body: cap ? req.pipe(cap) : null,
+    timeoutMs: ctx.settings.upstreamTimeoutMs,
+  });
+  cap?.once('error', () => abort());
+  res.once('close', () => {
+    if (!res.writableFinished) abort();
+  });
+  try {
+    const upstream = await response;
+    const status = upstream.statusCode ?? 502;
+    if (status === 401 || status === 403) ctx.credentials.refused(`http:${api.name}`);
+    res.writeHead(status, { ...forwardResponseHeaders(upstream.headers, 'http'), 'x-request-id': requestId });
+    let bytesOut = 0;
+    upstream.on('data', (chunk: Buffer) => {
+      bytesOut += chunk.length;
+    });
+    await new Promise<void>((resolve) => {
+      upstream.pipe(res);
+      upstream.once('end', resolve);
+      upstream.once('error', () => {
+        res.destroy();
+        resolve();
+      });
+      res.once('close', resolve);
+    });
+    result = {
+      upstreamStatus: status,
+      outcome: status < 500 ? 'success' : 'failure',
+      bytesIn: counter.bytes,
+      bytesOut,
+    };
+  } catch (error) {
+    if (counter.over) {
+      result = {
+        upstreamStatus: null,
+        outcome: 'failure',
+        bytesIn: counter.bytes,
+        bytesOut: 0,
+        error: 'request body too large',
+      };
+      if (!res.headersSent)
+        problem(
+          res,
+          413,
+          'Payload too large',
+          `the request body exceeds ${ctx.settings.bodyLimit} bytes`,
+          requestId,
+          { connection: 'close' },
+        );
+    } else {
+      result = {
+        upstreamStatus: null,
+        outcome: 'failure',
+        bytesIn: counter.bytes,
+        bytesOut: 0,
+        error: 'the upstream could not be reached',
+      };
+      ctx.logger.warn({ err: error, api: api.name, requestId }, 'HTTP upstream call failed');
+      if (!res.headersSent)
+        problem(res, 502, 'Upstream error', `the API \`${api.name}\` could not be reached`, requestId);
+      else res.destroy();
+    }
+  }
+  call.finish(result);
+}

@@ -1,0 +1,196 @@
+import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { verifyJwsSignature } from '@custos/sdk';
+import { decodeJwt, decodeProtectedHeader, type JWTPayload } from 'jose';
+import type { Clock } from '../core/index.js';
+import { type DpopSettings, type KeyRing, OAuthError, verifyDpopProof } from '../oauth/index.js';
+import type { ActiveTokens } from './active-tokens.js';
+import { GatewayError } from './gateway-error.js';
+import type { ProofReplayCache } from './replay-cache.js';
+
+const AGENT_ID = /^agt_[0-9a-z]{26}$/;
+const TOKEN_ALGS = new Set(['ES256', 'EdDSA']);
+
+/** The caller of a gateway request, once its token (and proof) checked out. */
+export interface VerifiedCaller {
+  readonly agentId: string;
+  /** The human the agent acts for (`sub` of a delegated token with `act`), or null. */
+  readonly onBehalfOf: string | null;
+  readonly tokenId: string;
+  /** Thumbprint of the DPoP key, for bound tokens. */
+  readonly jkt: string | null;
+  /** The proof's `jti` (bound tokens), to claim with the call's audit record. */
+  readonly proof: { readonly jti: string; readonly iat: number } | null;
+  readonly scopes: readonly string[];
+  readonly claims: JWTPayload;
+}
+
+export interface PresentedRequest {
+  readonly authorization: string | undefined;
+  readonly dpop: readonly string[];
+  readonly method: string;
+  /** The URL as the agent addressed it (issuer base + path), for `htu`. */
+  readonly url: string;
+  /** The resource URI the token must be for (its `aud`). */
+  readonly resource: string;
+}
+
+const invalidToken = (description: string) => new GatewayError('invalid_token', description);
+
+/**
+ * Verifies an agent's access token at the gateway: RFC 9068 `at+jwt` signed by
+ * one of the authorization server's published keys (node:crypto on cached key
+ * objects: the raw cost of one verify), from this issuer, unexpired, for this
+ * resource (`aud`); a DPoP proof with `ath` when the token is bound (RFC 9449:
+ * a bound token used as a Bearer token is refused); and the revocation check.
+ */
+export class TokenVerifier {
+  private readonly keyObjects = new Map<string, { key: KeyObject; alg: string }>();
+  /**
+   * Claims of tokens whose signature verified, by their exact text: an agent
+   * presents the same token for many calls, and the same bytes verify the same
+   * way. Time claims, audience, binding and revocation are checked every call.
+   */
+  private readonly verified = new Map<string, JWTPayload>();
+
+  constructor(
+    private readonly deps: {
+      readonly keys: KeyRing;
+      readonly clock: Clock;
+      readonly issuer: string;
+      readonly leewaySeconds: number;
+      readonly dpop: DpopSettings;
+    },
+    private readonly active: ActiveTokens,
+    private readonly replay: ProofReplayCache,
+  ) {}
+
+  private async keyFor(kid: string): Promise<{ key: KeyObject; alg: string } | null> {
+    const cached = this.keyObjects.get(kid);
+    if (cached) return cached;
+    const jwk = (await this.deps.keys.jwks()).keys.find((k) => k.kid === kid);
+    if (!jwk || typeof jwk.alg !== 'string') return null;
+    const entry = { key: createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }), alg: jwk.alg };
+    if (this.keyObjects.size > 1000) this.keyObjects.clear();
+    this.keyObjects.set(kid, entry);
+    return entry;
+  }
+
+  /** Parses the token and verifies its signature with a published key (then remembers it). */
+  private async checkSignature(token: string): Promise<{ claims: JWTPayload }> {
+    let protectedHeader: ReturnType<typeof decodeProtectedHeader>;
+    let claims: JWTPayload;
+    try {
+      protectedHeader = decodeProtectedHeader(token);
+      claims = decodeJwt(token);
+    } catch {
+      throw invalidToken('the access token is not a well-formed JWT');
+    }
+    const typ = String(protectedHeader.typ ?? '').toLowerCase();
+    if (typ !== 'at+jwt' && typ !== 'application/at+jwt')
+      throw invalidToken('the token is not an access token (`typ` must be `at+jwt`)');
+    if (!protectedHeader.alg || !TOKEN_ALGS.has(protectedHeader.alg))
+      throw invalidToken(`access token algorithm \`${String(protectedHeader.alg)}\` is not accepted`);
+    if (typeof protectedHeader.kid !== 'string') throw invalidToken('the access token has no `kid`');
+    const key = await this.keyFor(protectedHeader.kid);
+    if (!key) throw invalidToken('the access token was signed by an unknown key');
+    if (key.alg !== protectedHeader.alg || !verifyJwsSignature(token, key.alg, key.key)) {
+      throw invalidToken('the access token signature does not verify');
+    }
+    if (this.verified.size >= 10_000) this.verified.clear();
+    this.verified.set(token, claims);
+    return { claims };
+  }
+
+  /** Throws {@link GatewayError} with the RFC 6750 / 9449 code when anything is wrong. */
+  async verify(request: PresentedRequest): Promise<VerifiedCaller> {
+    const header = request.authorization;
+    if (!header) throw new GatewayError('token_required', 'an access token is required');
+    const match = /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
+    if (!match)
+      throw new GatewayError(
+        'invalid_request',
+        'the `Authorization` header must be `Bearer <token>` or `DPoP <token>`',
+      );
+    const scheme = (match[1] as string).toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer';
+    const token = match[2] as string;
+    const claims = this.verified.get(token) ?? (await this.checkSignature(token)).claims;
+    const now = this.deps.clock.now() / 1000;
+    const leeway = this.deps.leewaySeconds;
+    if (claims.iss !== this.deps.issuer) throw invalidToken('the access token is from another issuer');
+    if (typeof claims.exp !== 'number' || claims.exp <= now - leeway)
+      throw invalidToken('the access token has expired');
+    if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf > now + leeway))
+      throw invalidToken('the access token is not yet valid');
+    if (claims.iat !== undefined && (typeof claims.iat !== 'number' || claims.iat > now + leeway))
+      throw invalidToken('the access token `iat` is in the future');
+    const audiences =
+      typeof claims.aud === 'string' ? [claims.aud] : Array.isArray(claims.aud) ? claims.aud : [];
+    if (!audiences.includes(request.resource)) {
+      throw invalidToken(
+        `the access token is not for this resource (its audience must be \`${request.resource}\`)`,
+      );
+    }
+    if (typeof claims.jti !== 'string' || typeof claims.sub !== 'string')
+      throw invalidToken('the access token lacks `jti` or `sub`');
+
+    const cnf = claims.cnf as { jkt?: unknown } | undefined;
+    const boundTo = typeof cnf?.jkt === 'string' ? cnf.jkt : null;
+    let proof: VerifiedCaller['proof'] = null;
+    if (boundTo) {
+      if (scheme !== 'DPoP')
+        throw invalidToken(
+          'the access token is DPoP-bound: send it as `Authorization: DPoP <token>` with a DPoP proof',
+        );
+      if (request.dpop.length === 0)
+        throw new GatewayError('invalid_dpop_proof', 'a DPoP proof is required with this access token');
+      let verified: Awaited<ReturnType<typeof verifyDpopProof>>;
+      try {
+        verified = await verifyDpopProof(
+          request.dpop,
+          { method: request.method, url: request.url, accessToken: token },
+          this.deps.dpop,
+          this.deps.clock.now(),
+        );
+      } catch (error) {
+        if (error instanceof OAuthError) {
+          throw new GatewayError(
+            error.error === 'use_dpop_nonce' ? 'use_dpop_nonce' : 'invalid_dpop_proof',
+            error.description,
+            error.headers,
+            { cause: error },
+          );
+        }
+        throw error;
+      }
+      if (verified.jkt !== boundTo)
+        throw new GatewayError(
+          'invalid_dpop_proof',
+          'the DPoP proof is signed by another key than the one the token is bound to',
+        );
+      if (!this.replay.claim(`${verified.jkt} ${verified.jti}`, this.deps.clock.now())) {
+        throw new GatewayError('invalid_dpop_proof', 'the DPoP proof has already been used');
+      }
+      proof = { jti: verified.jti, iat: verified.iat };
+    } else if (scheme === 'DPoP') {
+      throw invalidToken('the access token is not DPoP-bound: send it as `Authorization: Bearer <token>`');
+    }
+
+    const act = claims.act as { sub?: unknown } | undefined;
+    const agentId = typeof act?.sub === 'string' ? act.sub : claims.sub;
+    if (!AGENT_ID.test(agentId)) throw invalidToken('the access token was not issued to an agent');
+    const state = await this.active.check(claims.jti);
+    if (!state) throw invalidToken('the access token is unknown to this issuer');
+    if (!state.active)
+      throw invalidToken(`the access token is no longer active: ${state.reason ?? 'revoked'}`);
+    if (state.agentId !== agentId) throw invalidToken('the access token was not issued to this agent');
+    return {
+      agentId,
+      onBehalfOf: typeof act?.sub === 'string' ? claims.sub : null,
+      tokenId: claims.jti,
+      jkt: boundTo,
+      proof,
+      scopes: typeof claims.scope === 'string' ? claims.scope.split(' ').filter((s) => s !== '') : [],
+      claims,
+    };
+  }
+}

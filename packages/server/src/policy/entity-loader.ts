@@ -1,0 +1,194 @@
+import type { AgentRecord, Change, Store, UserRecord } from '../storage/index.js';
+import type { EntityJson } from './cedar.js';
+import { entityRefsIn } from './cedar-values.js';
+import { type EntityUid, entityRef, uidKey } from './entity-uid.js';
+
+/** A loaded entity, with what the engine needs to know of an agent beyond Cedar. */
+export interface LoadedEntity {
+  readonly json: EntityJson;
+  /** For agents: whether the stored agent may act at all (status, expiry). */
+  readonly agent?: { readonly status: AgentRecord['status']; readonly expiresAt: number };
+}
+
+const MAX_ENTITIES = 64;
+const MAX_CACHED = 50_000;
+
+/** The Cedar entity of an agent of the inventory, with its attributes, team and tags. */
+export function agentEntity(a: AgentRecord): LoadedEntity {
+  return {
+    json: {
+      uid: { type: 'Agent', id: a.id },
+      attrs: {
+        name: a.name,
+        owner: entityRef({ type: 'User', id: a.ownerId }),
+        ...(a.team ? { team: entityRef({ type: 'Team', id: a.team }) } : {}),
+        status: a.status,
+        environment: a.environment,
+        riskLevel: a.riskLevel,
+        purpose: a.purpose,
+        expiresAt: { __extn: { fn: 'datetime', arg: new Date(a.expiresAt).toISOString() } },
+        allowedScopes: a.allowedScopes.map((id) => entityRef({ type: 'Scope', id })),
+        allowedAudiences: a.allowedAudiences.map((id) => entityRef({ type: 'Audience', id })),
+      },
+      parents: a.team ? [{ type: 'Team', id: a.team }] : [],
+      tags: { ...a.tags },
+    },
+    agent: { status: a.status, expiresAt: a.expiresAt },
+  };
+}
+
+/** The Cedar entity of a human of the inventory. */
+export function userEntity(u: UserRecord): LoadedEntity {
+  return {
+    json: {
+      uid: { type: 'User', id: u.id },
+      attrs: {
+        email: u.email,
+        name: u.name,
+        status: u.status,
+        ...(u.managerId ? { manager: entityRef({ type: 'User', id: u.managerId }) } : {}),
+      },
+      parents: [],
+    },
+  };
+}
+
+/**
+ * Loads the entities decisions need, from the inventory (agents, users, teams)
+ * and the admin's stored entities, with an in-memory cache.
+ *
+ * The cache is dropped by the store's change feed: an agent's entry when that
+ * agent changes, a user's or an admin entity's when it changes, everything on
+ * a feed reset. While the feed is unhealthy (lost its database connection) the
+ * cache is bypassed. INVARIANT: an entry is stored only if no change arrived
+ * while it was being read, so a read racing an invalidation never resurrects
+ * old data. Inventory entities are never cached as absent (creating an agent
+ * or user announces nothing); admin entities are, as their every change is announced.
+ */
+export class EntityLoader {
+  private readonly cache = new Map<string, LoadedEntity | null>();
+  private generation = 0;
+
+  constructor(private readonly store: Store) {}
+
+  /** Drops what `change` may have made stale; called by the engine for every change. */
+  drop(change: Change): void {
+    this.generation++;
+    if (change.id === '*') this.cache.clear();
+    else if (change.topic === 'agent') this.cache.delete(uidKey({ type: 'Agent', id: change.id }));
+    else if (change.topic === 'policy' && change.id.startsWith('entity:')) {
+      const key = change.id.slice('entity:'.length);
+      if (key === '*') this.cache.clear();
+      else this.cache.delete(key);
+    }
+  }
+
+  private async read(uid: EntityUid): Promise<LoadedEntity | null> {
+    switch (uid.type) {
+      case 'Agent': {
+        const agent = await this.store.agents.get(uid.id);
+        return agent ? agentEntity(agent) : null;
+      }
+      case 'User': {
+        const user = await this.store.users.get(uid.id);
+        return user ? userEntity(user) : null;
+      }
+      case 'Team':
+        // teams are grouping nodes with no attributes: nothing to read
+        return { json: { uid: { type: 'Team', id: uid.id }, attrs: {}, parents: [] } };
+      default: {
+        const e = await this.store.policy.entities.get(uid.type, uid.id);
+        if (!e) return null;
+        return {
+          json: {
+            uid: { type: e.type, id: e.id },
+            attrs: e.attrs as EntityJson['attrs'],
+            parents: e.parents.map((p) => ({ type: p.type, id: p.id })),
+            tags: e.tags as NonNullable<EntityJson['tags']>,
+          },
+        };
+      }
+    }
+  }
+
+  /** The cached entity (null: known absent), or undefined on a miss or while the feed is unhealthy. */
+  private cached(key: string): LoadedEntity | null | undefined {
+    if (!this.store.changes.healthy()) return undefined;
+    return this.cache.get(key);
+  }
+
+  /** One entity, or null when nothing of that uid exists. */
+  async get(uid: EntityUid): Promise<LoadedEntity | null> {
+    const key = uidKey(uid);
+    const healthy = this.store.changes.healthy();
+    if (healthy && this.cache.has(key)) return this.cache.get(key) ?? null;
+    const generation = this.generation;
+    const loaded = await this.read(uid);
+    const cacheable = loaded !== null || !['Agent', 'User', 'Team'].includes(uid.type);
+    if (cacheable && healthy && generation === this.generation && this.store.changes.healthy()) {
+      if (this.cache.size >= MAX_CACHED) this.cache.clear();
+      this.cache.set(key, loaded);
+    }
+    return loaded;
+  }
+
+  /**
+   * The entities a request needs: `roots` (principal and resource, each possibly
+   * overlaid), everything they are in (transitively), and the entities their
+   * attributes refer to (one hop, with what those are in). Returns the ancestors
+   * of each root too, for the policy index. At most 64 entities.
+   */
+  async gather(roots: readonly { uid: EntityUid; overlay: EntityJson['attrs'] | null }[]): Promise<{
+    entities: EntityJson[];
+    loaded: (LoadedEntity | null)[];
+    ancestors: EntityUid[][];
+  }> {
+    const byKey = new Map<string, EntityJson>();
+    const loaded: (LoadedEntity | null)[] = [];
+    const ancestors: EntityUid[][] = [];
+    const parentsOf = (json: EntityJson): EntityUid[] =>
+      json.parents.map((p) => ('__entity' in p ? p.__entity : p));
+    const closure = async (start: readonly EntityUid[]): Promise<EntityUid[]> => {
+      const visited = new Set<string>();
+      const found: EntityUid[] = [];
+      const queue = [...start];
+      while (queue.length > 0) {
+        const uid = queue.shift() as EntityUid;
+        const key = uidKey(uid);
+        if (visited.has(key)) continue;
+        visited.add(key);
+        found.push(uid);
+        let json = byKey.get(key);
+        if (!json) {
+          if (byKey.size >= MAX_ENTITIES) continue;
+          // no await on a cache hit: a decision's entities are usually all cached
+          const hit = this.cached(key);
+          const entity = hit !== undefined ? hit : await this.get(uid);
+          if (!entity) continue;
+          json = entity.json;
+          byKey.set(key, json);
+        }
+        queue.push(...parentsOf(json));
+      }
+      return found;
+    };
+    for (const root of roots) {
+      const hit = this.cached(uidKey(root.uid));
+      const stored = hit !== undefined ? hit : await this.get(root.uid);
+      loaded.push(stored);
+      const json: EntityJson = stored
+        ? {
+            ...stored.json,
+            attrs: root.overlay ? { ...stored.json.attrs, ...root.overlay } : stored.json.attrs,
+          }
+        : { uid: { type: root.uid.type, id: root.uid.id }, attrs: root.overlay ?? {}, parents: [] };
+      byKey.set(uidKey(root.uid), json);
+      ancestors.push(await closure(parentsOf(json)));
+    }
+    for (const root of roots) {
+      const json = byKey.get(uidKey(root.uid));
+      if (json) await closure(entityRefsIn(json.attrs));
+    }
+    return { entities: [...byKey.values()], loaded, ancestors };
+  }
+}

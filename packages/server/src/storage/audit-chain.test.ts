@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import * as canonicalizeModule from 'canonicalize';
+import fc from 'fast-check';
+import { canonicalEvent, canonicalParts, chainHash, GENESIS_HASH } from './audit-chain.js';
+import type { AuditEventInput } from './records.js';
+
+const canonicalize = canonicalizeModule.default as unknown as (input: unknown) => string | undefined;
+
+const text = fc.string({ unit: 'binary', maxLength: 12 });
+const event: fc.Arbitrary<AuditEventInput> = fc.record({
+  id: text,
+  at: fc.integer({ min: 0, max: 4_102_444_800_000 }),
+  requestId: fc.option(text, { nil: null }),
+  actorType: text,
+  actorId: text,
+  action: text,
+  targetType: fc.option(text, { nil: null }),
+  targetId: fc.option(text, { nil: null }),
+  outcome: fc.constantFrom('success' as const, 'failure' as const, 'denied' as const),
+  reason: fc.option(text, { nil: null }),
+  details: fc.dictionary(text, fc.jsonValue({ maxDepth: 3 })),
+});
+
+describe('canonical audit events (RFC 8785)', () => {
+  it('splits around the sequence number exactly as canonicalizing the whole event would', () => {
+    fc.assert(
+      fc.property(event, fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), (e, seq) => {
+        const whole = canonicalize({ seq, ...e });
+        assert.equal(canonicalEvent(seq, e), whole);
+        assert.equal(canonicalEvent(seq, e, canonicalParts(e)), whole);
+      }),
+    );
+  });
+
+  it('hashes the same with parts computed ahead and without', () => {
+    fc.assert(
+      fc.property(event, fc.nat(), (e, seq) => {
+        assert.equal(
+          chainHash(GENESIS_HASH, seq + 1, e, canonicalParts(e)),
+          chainHash(GENESIS_HASH, seq + 1, e),
+        );
+      }),
+    );
+  });
+
+  it('refuses a sequence number that is not a safe integer', () => {
+    const e = fc.sample(event, 1)[0] as AuditEventInput;
+    for (const seq of [1.5, Number.NaN, 2 ** 60]) assert.throws(() => canonicalEvent(seq, e), TypeError);
+  });
+});

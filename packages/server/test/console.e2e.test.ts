@@ -1,0 +1,329 @@
+/**
+ * The web console in a real browser (Debian's Chromium through playwright-core)
+ * against a real server on SQLite and on PostgreSQL: sign-in, the inventory,
+ * the agent lifecycle with its audit trail, policy editing with validation at
+ * the line, a decision test, the audit explorer, and what auditors and owners
+ * may not see or do. Every page is saved as a screenshot in test-artifacts/console/.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { ARTIFACTS, ensureConsoleBuilt, launchChromium } from './support/browser.js';
+import { DIALECTS } from './support/databases.js';
+import { startTestServer, type TestServer } from './support/server.js';
+
+type Json = Record<string, unknown>;
+const TIMEOUT = 30_000;
+const PASSWORD = 'a long console password';
+
+let browser: Browser;
+/** Waits until the page's data table shows exactly `n` rows (lists keep old rows while reloading). */
+const rowsAre = (page: Page, n: number) =>
+  page.waitForFunction(`document.querySelectorAll('table.data tbody tr').length === ${n}`);
+/** A link of the main navigation (pages have other links of the same name, such as breadcrumbs). */
+const nav = (page: Page, name: string) =>
+  page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
+before(async () => {
+  ensureConsoleBuilt();
+  mkdirSync(ARTIFACTS, { recursive: true });
+  browser = await launchChromium();
+});
+after(async () => {
+  await browser?.close();
+});
+
+for (const dialect of DIALECTS) {
+  describe(`web console in Chromium (${dialect})`, { timeout: 120_000 }, () => {
+    let t: TestServer;
+    let aliceAgent: Json;
+    let bobAgent: Json;
+    const contexts: BrowserContext[] = [];
+
+    const shot = (page: Page, name: string) =>
+      page.screenshot({ path: `${ARTIFACTS}/${dialect}-${name}.png`, fullPage: true });
+
+    async function openPage(viewport = { width: 1366, height: 860 }): Promise<Page> {
+      const context = await browser.newContext({ viewport, acceptDownloads: true });
+      contexts.push(context);
+      const page = await context.newPage();
+      page.setDefaultTimeout(TIMEOUT);
+      // what the browser saw go wrong, for whoever reads a failed run
+      page.on('pageerror', (error) => process.stderr.write(`[${dialect}] page error: ${error.message}\n`));
+      page.on('requestfailed', (r) =>
+        process.stderr.write(
+          `[${dialect}] request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText}\n`,
+        ),
+      );
+      return page;
+    }
+
+    async function signInWithPassword(email: string): Promise<Page> {
+      const page = await openPage();
+      await page.goto(`${t.url}/console/`);
+      await page.getByLabel('Email', { exact: true }).fill(email);
+      await page.locator('input[name=password]').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+      return page;
+    }
+
+    before(async () => {
+      t = await startTestServer(dialect);
+      for (const [email, name, role] of [
+        ['alice@example.com', 'Alice', 'owner'],
+        ['bob@example.com', 'Bob', 'owner'],
+        ['carol@example.com', 'Carol', 'auditor'],
+      ] as const) {
+        await t.api('POST', '/api/v1/users', { body: { email, name } });
+        const set = await t.api('POST', `/api/v1/users/${email}/password`, {
+          body: { password: PASSWORD, role },
+        });
+        assert.equal(set.status, 200, JSON.stringify(set.body));
+      }
+      await t.api('POST', '/api/v1/teams', { body: { name: 'payments' } });
+      aliceAgent = (
+        await t.api('POST', '/api/v1/agents', {
+          body: { name: 'alice-helper', owner: 'alice@example.com', team: 'payments' },
+        })
+      ).body;
+      bobAgent = (
+        await t.api('POST', '/api/v1/agents', { body: { name: 'bob-crawler', owner: 'bob@example.com' } })
+      ).body;
+    });
+    after(async () => {
+      for (const c of contexts) await c.close();
+      await t?.close();
+    });
+
+    it('serves the app with a strict CSP and client-side routes', async () => {
+      const index = await fetch(`${t.url}/console/agents/anything`);
+      assert.equal(index.status, 200);
+      const csp = index.headers.get('content-security-policy') ?? '';
+      assert.match(csp, /script-src 'self'/);
+      assert.doesNotMatch(csp, /unsafe-inline/);
+      const html = await index.text();
+      assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, 'no inline script');
+      const asset = /src="(\/console\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+      assert.ok(asset);
+      const js = await fetch(`${t.url}${asset}`);
+      assert.equal(js.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+      assert.equal((await fetch(`${t.url}/console/assets/missing-123.js`)).status, 404);
+    });
+
+    it('admin: signs in with a token, creates an agent, finds it, suspends it and sees the audit event', async () => {
+      const page = await openPage();
+      await page.goto(`${t.url}/console/`);
+      await page.getByRole('heading', { name: 'Sign in to Custos' }).waitFor();
+      await page.getByRole('radio', { name: 'Admin token' }).check();
+      await page.locator('input[name=token]').fill('cst_pat_wrong');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('alert').waitFor();
+      await shot(page, '01-sign-in-error');
+      await page.locator('input[name=token]').fill(t.adminToken);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+      assert.equal(await page.getByTestId('agent-total').textContent(), '2');
+      await shot(page, '02-dashboard');
+
+      // create
+      await nav(page, 'Agents').click();
+      await page.getByRole('link', { name: 'New agent' }).click();
+      await page.getByLabel('Name').fill('invoice-bot');
+      await page.getByLabel('Owner (email or user id)').fill('alice@example.com');
+      await page.getByLabel('Team').fill('payments');
+      await page.getByLabel('Purpose').fill('Reads invoices and files them');
+      await page.getByLabel('Environment').fill('prod');
+      await page.getByLabel('Risk level').selectOption('high');
+      await page.getByLabel('Tags').fill('system=billing');
+      await shot(page, '03-agent-new');
+      await page.getByRole('button', { name: 'Create agent' }).click();
+      await page.getByRole('heading', { name: /invoice-bot/ }).waitFor();
+      const agentId = /agents\/(agt_[0-9a-z]{26})$/.exec(page.url())?.[1];
+      assert.ok(agentId, page.url());
+
+      // find by search
+      await nav(page, 'Agents').click();
+      await page.getByLabel('Search').fill('invoice');
+      await page.getByRole('button', { name: 'Search' }).click();
+      await page.waitForURL(/q=invoice/);
+      await rowsAre(page, 1);
+      const rows = page.locator('table.data tbody tr');
+      await rows.first().getByRole('link', { name: 'invoice-bot' }).waitFor();
+      await shot(page, '04-agents-search');
+
+      // suspend
+      await rows.first().getByRole('link', { name: 'invoice-bot' }).click();
+      await page.getByRole('button', { name: 'Suspend' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Suspend invoice-bot' });
+      await dialog.getByLabel('Reason (recorded in the audit log)').fill('invoice anomaly under review');
+      await dialog.getByRole('button', { name: 'Suspend' }).click();
+      await page.getByText('Agent suspended').waitFor();
+      await page
+        .getByRole('heading', { name: /invoice-bot/ })
+        .getByText('suspended')
+        .waitFor();
+      await page.getByTestId('status-history').getByText('invoice anomaly under review').waitFor();
+      await page.getByTestId('activity').getByText('agent.suspend').waitFor();
+      await shot(page, '05-agent-suspended');
+      assert.equal((await t.api('GET', `/api/v1/agents/${agentId}`)).body.status, 'suspended');
+
+      // the audit explorer shows the event, by a filter, and in full
+      await nav(page, 'Audit').click();
+      await page.getByLabel('Action').fill('agent.suspend');
+      await page.getByRole('button', { name: 'Filter' }).click();
+      await page.waitForURL(/action=agent.suspend/);
+      await rowsAre(page, 1);
+      const eventRow = page.locator('table.data tbody tr').filter({ hasText: agentId });
+      await eventRow.getByText('agent.suspend').waitFor();
+      await page.getByTestId('checkpoint').waitFor();
+      await eventRow.getByRole('button').first().click();
+      const detail = page.getByTestId('event-detail');
+      await detail.getByText('invoice anomaly under review').waitFor();
+      await detail.getByText(agentId).first().waitFor();
+      await shot(page, '06-audit-event');
+      await page.keyboard.press('Escape');
+      await detail.waitFor({ state: 'detached' });
+
+      // the chain verifies, and the filtered export downloads through the session
+      await page.getByRole('button', { name: 'Verify now' }).click();
+      await page
+        .getByTestId('verification')
+        .getByText(/chain intact: \d+ events/)
+        .waitFor();
+      const download = page.waitForEvent('download');
+      await page.getByRole('link', { name: 'JSON lines' }).click();
+      const file = await (await download).path();
+      const exported = (await readFile(file, 'utf8')).trim().split('\n');
+      assert.equal(exported.length, 1);
+      assert.equal((JSON.parse(exported[0] ?? '{}') as Json).action, 'agent.suspend');
+      await shot(page, '06b-audit-verified');
+
+      // narrow window: the inventory stays usable
+      await page.setViewportSize({ width: 390, height: 844 });
+      await nav(page, 'Agents').click();
+      await page.getByRole('link', { name: 'invoice-bot' }).waitFor();
+      await shot(page, '07-agents-narrow');
+      await page.setViewportSize({ width: 1366, height: 860 });
+    });
+
+    it('admin: edits a policy, sees the validation error at its line, saves a valid one and tests a request', async () => {
+      const page = await openPage();
+      await page.goto(`${t.url}/console/`);
+      await page.getByRole('radio', { name: 'Admin token' }).check();
+      await page.locator('input[name=token]').fill(t.adminToken);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await nav(page, 'Policies').click();
+      await page.getByLabel('New policy id').fill('allow-helper-invoices');
+      await page.getByRole('button', { name: 'Add', exact: true }).click();
+      const editor = page.getByLabel('Cedar text of policy allow-helper-invoices');
+      const base = `permit (\n  principal == Agent::"${aliceAgent.id}",\n  action == Action::"tools/call",\n  resource == Tool::"billing/create_invoice"\n)`;
+      await editor.fill(`${base}\nwhen {\n  resource.amount < 100\n};`);
+      await page.getByRole('button', { name: 'Save…' }).click();
+      const problems = page.getByTestId('editor-problems');
+      await problems.waitFor();
+      const problemText = (await problems.textContent()) ?? '';
+      assert.match(problemText, /Line 7/, problemText);
+      assert.match(problemText, /amount/);
+      assert.equal(await page.getByRole('dialog').count(), 0, 'an invalid set is not offered for saving');
+      await shot(page, '08-policy-validation-error');
+
+      await editor.fill(`${base};`);
+      await page.getByRole('button', { name: 'Save…' }).click();
+      const save = page.getByRole('dialog', { name: 'Save to the enforced set' });
+      await save.getByLabel('Reason (recorded in the audit log)').fill('let the helper create invoices');
+      await save.getByRole('button', { name: 'Save' }).click();
+      await page.getByText(/Saved to the enforced set as version \d+/).waitFor();
+      await shot(page, '09-policy-saved');
+      const stored = await t.api('GET', '/api/v1/policies');
+      assert.deepEqual(
+        (stored.body.policies as Json[]).map((p) => p.id),
+        ['allow-helper-invoices'],
+      );
+
+      await page.getByRole('tab', { name: 'Versions and diff' }).click();
+      await page.getByTestId('diff').getByText('// allow-helper-invoices').waitFor();
+      await shot(page, '10-policy-versions-diff');
+
+      await page.getByRole('tab', { name: 'Test a request' }).click();
+      await page.getByLabel('Principal id').fill(String(aliceAgent.id));
+      await page.getByLabel('Resource id').fill('billing/create_invoice');
+      await page.getByRole('button', { name: 'Decide' }).click();
+      const decision = page.getByTestId('decision');
+      await decision.getByText('Allowed').waitFor();
+      await decision.getByText('allow-helper-invoices').waitFor();
+      await shot(page, '11-policy-test-allow');
+      await page.getByLabel('Resource id').fill('billing/delete_everything');
+      await page.getByRole('button', { name: 'Decide' }).click();
+      await decision.getByText('Denied').waitFor();
+      await decision.getByText(/default deny/).waitFor();
+    });
+
+    it('auditor: sees everything, is offered no change, and the server refuses one forced from the browser', async () => {
+      const page = await signInWithPassword('carol@example.com');
+      assert.equal(await page.getByTestId('role').textContent(), 'auditor');
+      await nav(page, 'Agents').click();
+      await page.getByRole('link', { name: 'bob-crawler' }).waitFor();
+      await page.getByRole('link', { name: 'alice-helper' }).waitFor();
+      assert.equal(await page.getByRole('link', { name: 'New agent' }).count(), 0);
+      await page.getByRole('link', { name: 'bob-crawler' }).click();
+      await page.getByText('Read-only: your role (auditor) cannot change agents.').waitFor();
+      for (const name of ['Suspend', 'Resume', 'Decommission', 'Add key', 'Add grant']) {
+        assert.equal(await page.getByRole('button', { name }).count(), 0, `no ${name} button`);
+      }
+      await shot(page, '12-auditor-agent');
+
+      // a change forced from the page, with the session's own CSRF token, is still refused
+      const forced = await page.evaluate(async (id) => {
+        const me = (await (await fetch('/api/v1/session')).json()) as { csrfToken: string };
+        const res = await fetch(`/api/v1/agents/${id}/suspend`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-csrf-token': me.csrfToken },
+          body: JSON.stringify({ reason: 'forced' }),
+        });
+        return { status: res.status, body: (await res.json()) as { detail: string } };
+      }, String(bobAgent.id));
+      assert.equal(forced.status, 403);
+      assert.match(forced.body.detail, /read-only/);
+
+      await nav(page, 'Policies').click();
+      await page.getByText('Read-only: your role (auditor) can validate and test, not save.').waitFor();
+      assert.equal(await page.getByRole('button', { name: 'Save…' }).count(), 0);
+      assert.equal(await page.getByLabel('New policy id').count(), 0);
+      assert.equal(
+        await page.getByLabel('Cedar text of policy allow-helper-invoices').getAttribute('readonly'),
+        '',
+      );
+      await shot(page, '13-auditor-policies');
+      assert.equal((await t.api('GET', `/api/v1/agents/${bobAgent.id}`)).body.status, 'active');
+    });
+
+    it("owner: sees only their own agents, and another owner's agent page is refused", async () => {
+      const page = await signInWithPassword('bob@example.com');
+      assert.equal(await page.getByTestId('role').textContent(), 'owner');
+      assert.equal(await page.getByTestId('agent-total').textContent(), '1');
+      assert.equal(await nav(page, 'Audit').count(), 0);
+      await nav(page, 'Agents').click();
+      await page.getByRole('link', { name: 'bob-crawler' }).waitFor();
+      await rowsAre(page, 1);
+      assert.equal(await page.getByText('alice-helper').count(), 0);
+      assert.equal(await page.getByText('invoice-bot').count(), 0);
+      await shot(page, '14-owner-agents');
+
+      await page.goto(`${t.url}/console/agents/${aliceAgent.id}`);
+      const refusal = page.getByRole('alert');
+      await refusal.getByText('Not allowed').waitFor();
+      await refusal.getByText(/belongs to another owner/).waitFor();
+      assert.equal(await page.getByRole('button', { name: 'Suspend' }).count(), 0);
+      await shot(page, '15-owner-forbidden');
+
+      // their own agent: they may act on it
+      await page.goto(`${t.url}/console/agents/${bobAgent.id}`);
+      await page.getByRole('button', { name: 'Suspend' }).waitFor();
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByRole('heading', { name: 'Sign in to Custos' }).waitFor();
+      assert.equal((await page.context().cookies()).filter((c) => c.value !== '').length, 0);
+    });
+  });
+}

@@ -1,0 +1,271 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { type AgentClient, createAgentClient } from '@custos/sdk';
+import {
+  auditEvents,
+  createAgent,
+  isJson,
+  type Json,
+  rawPost,
+  type TestAgent,
+} from './support/oauth-client.js';
+import { startTestServer, type TestServer } from './support/server.js';
+
+const TOKEN = 'billing-upstream-token-0123456789';
+
+describe('HTTP gateway end to end (sqlite)', () => {
+  let t: TestServer;
+  let upstream: Server;
+  const seen: { method: string; url: string; headers: IncomingHttpHeaders }[] = [];
+  let client: AgentClient;
+  let agentId: string;
+  let agentKey: TestAgent;
+  let base: string;
+  let resource: string;
+
+  before(async () => {
+    upstream = createServer((req, res) => {
+      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+      if (req.headers.authorization !== `Bearer ${TOKEN}`) {
+        res.writeHead(401).end();
+        return;
+      }
+      if (req.url === '/v1/stream') {
+        res.writeHead(200, {
+          'content-type': 'text/plain',
+          connection: 'keep-alive, x-upstream-hop',
+          'x-upstream-hop': 'drop me',
+          'keep-alive': 'timeout=5',
+        });
+        let n = 0;
+        const timer = setInterval(() => {
+          res.write(`chunk ${n}\n`);
+          if (++n === 5) {
+            clearInterval(timer);
+            res.end();
+          }
+        }, 10);
+        return;
+      }
+      let size = 0;
+      req.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+      });
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': 'upstream=1' });
+        res.end(JSON.stringify({ method: req.method, url: req.url, size }));
+      });
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const port = (upstream.address() as AddressInfo).port;
+    t = await startTestServer('sqlite', { gatewayBodyLimit: 2048 });
+    base = `${t.url}/gw/billing`;
+    resource = `${t.config.issuer}/gw/billing`;
+    await t.api('POST', '/api/v1/users', { body: { email: 'http@example.com', name: 'Owner' } });
+    await t.api('PUT', '/api/v1/secrets/billing-token', { body: { value: TOKEN } });
+    const api = await t.api('POST', '/api/v1/gateway/apis', {
+      body: {
+        name: 'billing',
+        baseUrl: `http://127.0.0.1:${port}/v1`,
+        routes: [
+          { method: 'GET', path: '/invoices/{id}' },
+          { method: 'DELETE', path: '/invoices/{id}' },
+          { method: 'POST', path: '/upload' },
+          { method: 'GET', path: '/stream' },
+          { method: 'GET', path: '/limited' },
+        ],
+        auth: { type: 'bearer', secret: 'billing-token' },
+        limits: { perTool: { rate: 0.01, burst: 5 } },
+      },
+    });
+    assert.equal(api.status, 201, JSON.stringify(api.body));
+    assert.deepEqual((api.body.routes as Json[])[0], {
+      method: 'GET',
+      path: '/invoices/{id}',
+      entity: 'Route::"billing/GET /invoices/{id}"',
+    });
+    const agent = await createAgent(t, 'http@example.com', { audiences: [resource] });
+    agentId = agent.id;
+    agentKey = agent;
+    const grant = async (action: string, route: string, condition?: string) => {
+      const added = await t.api('POST', '/api/v1/grants', {
+        body: {
+          principal: { type: 'Agent', id: agent.id },
+          action,
+          resource: { type: 'Route', id: `billing/${route}` },
+          reason: 'test',
+          ...(condition ? { condition } : {}),
+        },
+      });
+      assert.equal(added.status, 201, JSON.stringify(added.body));
+    };
+    await grant('http:GET', 'GET /invoices/{id}', 'context.params.id != "13"');
+    await grant('http:POST', 'POST /upload');
+    await grant('http:GET', 'GET /stream');
+    await grant('http:GET', 'GET /limited');
+    client = createAgentClient({
+      issuer: t.config.issuer,
+      agentId: agent.id,
+      privateKey: agent.privateKey,
+      privateKeyId: agent.kid,
+      privateKeyAlg: 'ES256',
+    });
+  });
+  after(async () => {
+    await t?.close();
+    await new Promise<void>((resolve) => {
+      upstream.closeAllConnections();
+      upstream.close(() => resolve());
+    });
+  });
+
+  const call = (path: string, init: RequestInit = {}) => client.fetch(`${base}${path}`, init, { resource });
+
+  it('forwards an allowed route with the injected credential and clean headers', async () => {
+    // node:http, since fetch will not send a Connection header
+    const bearer = createAgentClient({
+      issuer: t.config.issuer,
+      agentId: agentId,
+      privateKey: agentKey.privateKey,
+      privateKeyId: agentKey.kid,
+      privateKeyAlg: 'ES256',
+      dpop: false,
+    });
+    const token = (await bearer.getToken({ resource })).accessToken;
+    const response = await new Promise<{ status: number; body: string; headers: IncomingHttpHeaders }>(
+      (resolve, reject) => {
+        const req = request(
+          `${base}/invoices/42?expand=lines`,
+          {
+            headers: {
+              authorization: `Bearer ${token}`,
+              connection: 'keep-alive, x-drop-me',
+              'x-drop-me': '1',
+              'x-keep': 'yes',
+              cookie: 'agent=1',
+              'proxy-authorization': 'Basic eA==',
+            },
+          },
+          (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => {
+              body += c;
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      },
+    );
+    assert.equal(response.status, 200);
+    assert.deepEqual(JSON.parse(response.body), {
+      method: 'GET',
+      url: '/v1/invoices/42?expand=lines',
+      size: 0,
+    });
+    assert.deepEqual(
+      response.headers['set-cookie'],
+      ['upstream=1'],
+      'the upstream’s own response headers pass',
+    );
+    const last = seen.at(-1);
+    assert.equal(last?.headers.authorization, `Bearer ${TOKEN}`);
+    assert.equal(last?.headers.dpop, undefined);
+    assert.equal(last?.headers['x-drop-me'], undefined, 'headers named in Connection are hop-by-hop');
+    assert.equal(last?.headers.cookie, undefined);
+    assert.equal(last?.headers['proxy-authorization'], undefined);
+    assert.equal(last?.headers['x-keep'], 'yes');
+    assert.ok(last?.headers['x-request-id']);
+  });
+
+  it('decides with the route parameters, and refuses ungranted methods and unknown routes', async () => {
+    const refused = await call('/invoices/13');
+    assert.equal(refused.status, 403);
+    assert.match(String(((await refused.json()) as Json).detail), /refused/);
+    assert.equal((await call('/invoices/42', { method: 'DELETE' })).status, 403);
+    const noRoute = await call('/nope/1');
+    assert.equal(noRoute.status, 404);
+    assert.match(String(((await noRoute.json()) as Json).detail), /no route/);
+  });
+
+  it('streams the response as the upstream sends it, without its hop-by-hop headers', async () => {
+    const response = await call('/stream');
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('x-upstream-hop'), null);
+    assert.equal(await response.text(), 'chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n');
+  });
+
+  it('streams bodies up to the limit and refuses larger ones', async () => {
+    const ok = await call('/upload', {
+      method: 'POST',
+      body: 'x'.repeat(2000),
+      headers: { 'content-type': 'text/plain' },
+    });
+    assert.equal(ok.status, 200);
+    assert.equal(((await ok.json()) as Json).size, 2000);
+    const big = await call('/upload', {
+      method: 'POST',
+      body: 'x'.repeat(5000),
+      headers: { 'content-type': 'text/plain' },
+    });
+    assert.equal(big.status, 413);
+  });
+
+  it('refuses a streamed body once it passes the limit', async () => {
+    const token = await client.getToken({ resource });
+    // a chunked body (no Content-Length) is counted as it streams
+    const response = await rawPost(`${base}/upload`, 'y'.repeat(6000), {
+      authorization: `${token.tokenType} ${token.accessToken}`,
+      'transfer-encoding': 'chunked',
+    });
+    assert.ok(response.status === 413 || response.status === 401, String(response.status));
+  });
+
+  it('asks for a token, and rate-limits a route with Retry-After', async () => {
+    const anonymous = await fetch(`${base}/invoices/42`);
+    assert.equal(anonymous.status, 401);
+    assert.match(
+      anonymous.headers.get('www-authenticate') ?? '',
+      /resource_metadata="[^"]+\/\.well-known\/oauth-protected-resource\/gw\/billing"/,
+    );
+    for (let i = 0; i < 5; i++) assert.equal((await call('/limited')).status, 200);
+    const limited = await call('/limited');
+    assert.equal(limited.status, 429);
+    assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+  });
+
+  it('records each call with the route, decision, upstream status and bytes', async () => {
+    let calls: Json[] = [];
+    const done = () =>
+      calls.some((e) => isJson(e.details) && e.details.upstreamStatus === 200) &&
+      calls.some((e) => isJson(e.details) && e.details.decision === 'rate_limited');
+    for (let i = 0; i < 50 && !done(); i++) {
+      calls = (await auditEvents(t, { action: 'gateway.call' })).filter(
+        (e) => isJson(e.details) && e.details.gateway === 'http',
+      );
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const ok = calls.find(
+      (e) =>
+        isJson(e.details) &&
+        e.details.resource === 'Route::"billing/GET /invoices/{id}"' &&
+        e.outcome === 'success',
+    );
+    assert.ok(ok);
+    const d = ok.details as Json;
+    assert.equal(d.upstreamStatus, 200);
+    assert.ok(Number(d.bytesOut) > 0);
+    assert.equal(d.action, 'http:GET');
+    assert.ok(
+      calls.some((e) => e.outcome === 'denied' && isJson(e.details) && e.details.decision === 'rate_limited'),
+      JSON.stringify(
+        calls.map((e) => [e.outcome, (e.details as Json).decision, (e.details as Json).resource]),
+      ),
+    );
+    assert.equal(JSON.stringify(calls).includes(TOKEN), false);
+  });
+});
