@@ -9,7 +9,7 @@
  * is appends per second over the floor's rows per second; p50/p99 are the
  * latency of one append, from submit to durable acknowledgement.
  *
- * Run: npm run bench -- audit-append   (BENCH_WRITERS, BENCH_APPENDS, BENCH_ROUNDS)
+ * Run: npm run bench -- audit-append   (BENCH_WRITERS, BENCH_APPENDS, BENCH_ROUNDS, BENCH_IN_FLIGHT)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,8 @@ import { percentile } from './support.js';
 const WRITERS = Number(process.env.BENCH_WRITERS ?? 64);
 const APPENDS = Number(process.env.BENCH_APPENDS ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Batches handed to the writer at once; unset: the server's default. */
+const IN_FLIGHT = process.env.BENCH_IN_FLIGHT ? Number(process.env.BENCH_IN_FLIGHT) : undefined;
 
 const agentActor = (n: number): Actor => ({
   type: 'agent',
@@ -61,7 +63,10 @@ interface GroupRun {
 /** `APPENDS` appends from `WRITERS` concurrent callers, each waiting for its own durable acknowledgement. */
 async function groupCommitRun(store: Store): Promise<GroupRun> {
   const batches: number[] = [];
-  const committer = createGroupCommitter(store, { observe: (units) => batches.push(units) });
+  const committer = createGroupCommitter(store, {
+    observe: (units) => batches.push(units),
+    ...(IN_FLIGHT ? { maxInFlight: IN_FLIGHT } : {}),
+  });
   const firstSeq = (await store.auditLog.head()).seq + 1;
   const latenciesMs: number[] = [];
   let next = 0;

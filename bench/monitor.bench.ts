@@ -266,9 +266,10 @@ async function prepare(server: BenchServer, upstream: string): Promise<Side['req
     }));
 }
 
+/** The audit log's head and how far the node's pipeline has processed it (in memory, not the persisted cursor). */
 async function status(server: BenchServer): Promise<{ head: number; cursor: number }> {
   const s = await server.admin('GET', '/api/v1/monitor/status');
-  return { head: Number(s.head), cursor: Number(s.cursor ?? 0) };
+  return { head: Number(s.head), cursor: Number(s.processed ?? s.cursor ?? 0) };
 }
 
 function merge(results: readonly LoadResult[]): LoadResult {

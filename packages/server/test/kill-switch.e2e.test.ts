@@ -77,8 +77,11 @@ describe('kill switch end to end', () => {
   }
 
   const introspect = async (url: string, adminToken: string, token: string) =>
-    (await postForm(`${url}/oauth/introspect`, new URLSearchParams({ token }), { authorization: `Bearer ${adminToken}` }))
-      .body;
+    (
+      await postForm(`${url}/oauth/introspect`, new URLSearchParams({ token }), {
+        authorization: `Bearer ${adminToken}`,
+      })
+    ).body;
 
   it('on one node: `custos agent kill` stops the gateway session and introspection within a second (sqlite)', async () => {
     const t = await startTestServer('sqlite');
@@ -110,10 +113,16 @@ describe('kill switch end to end', () => {
       const resource = await setUp(a);
       b = await startSecondNode(a);
       const { agent, client, token } = await connectedAgent(a, b.url, resource);
-      const killed = await a.api('POST', `/api/v1/agents/${agent.id}/kill`, { body: { reason: 'incident 7' } });
+      const killed = await a.api('POST', `/api/v1/agents/${agent.id}/kill`, {
+        body: { reason: 'incident 7' },
+      });
       const since = Date.now();
       assert.equal(killed.status, 200, JSON.stringify(killed.body));
-      assert.deepEqual(await introspect(b.url, a.adminToken, token), { active: false }, 'node B introspects it inactive at once');
+      assert.deepEqual(
+        await introspect(b.url, a.adminToken, token),
+        { active: false },
+        'node B introspects it inactive at once',
+      );
       const elapsed = await refusedWithin(client, since);
       assert.ok(elapsed < 1000, `node B refused after ${elapsed} ms`);
       await client.close();

@@ -13,7 +13,8 @@ for (const dialect of DIALECTS) {
     let agent: TestAgent;
     let findingIds: string[];
     const custos = (...args: string[]): Promise<CliRun> => runCli(args, { url: t.url, token: t.adminToken });
-    const json = async (...args: string[]): Promise<Json> => JSON.parse(succeeded(await custos(...args, '--json'))) as Json;
+    const json = async (...args: string[]): Promise<Json> =>
+      JSON.parse(succeeded(await custos(...args, '--json'))) as Json;
 
     before(async () => {
       t = await startTestServer(dialect, {
@@ -59,18 +60,33 @@ for (const dialect of DIALECTS) {
     it('acknowledges, resolves and marks false positives', async () => {
       const [first, second, third] = findingIds as [string, string, string];
       assert.match(succeeded(await custos('finding', 'ack', first)), /^status:\s+acknowledged$/m);
-      assert.match(succeeded(await custos('finding', 'resolve', first, '--reason', 'expected')), /^status:\s+resolved$/m);
+      assert.match(
+        succeeded(await custos('finding', 'resolve', first, '--reason', 'expected')),
+        /^status:\s+resolved$/m,
+      );
       const fp = await json('finding', 'false-positive', second, '--reason', 'a new feature');
       assert.equal(fp.status, 'false_positive');
       assert.equal(fp.statusReason, 'a new feature');
-      assert.match(succeeded(await custos('finding', 'ack', third, '--reason', 'looking')), /^statusReason:\s+looking$/m);
+      assert.match(
+        succeeded(await custos('finding', 'ack', third, '--reason', 'looking')),
+        /^statusReason:\s+looking$/m,
+      );
     });
 
     it('fails with one line and a non-zero exit on bad input', async () => {
       const [first] = findingIds as [string];
-      failedWith(await custos('finding', 'ack', first), /cannot acknowledge finding `fnd_\w+`: it is resolved \(HTTP 409\)/);
-      failedWith(await custos('finding', 'get', 'fnd_00000000000000000000000000'), /unknown finding `fnd_0+` \(HTTP 404\)/);
-      failedWith(await custos('agent', 'kill', 'agt_00000000000000000000000000', '--reason', 'x'), /unknown agent .* \(HTTP 404\)/);
+      failedWith(
+        await custos('finding', 'ack', first),
+        /cannot acknowledge finding `fnd_\w+`: it is resolved \(HTTP 409\)/,
+      );
+      failedWith(
+        await custos('finding', 'get', 'fnd_00000000000000000000000000'),
+        /unknown finding `fnd_0+` \(HTTP 404\)/,
+      );
+      failedWith(
+        await custos('agent', 'kill', 'agt_00000000000000000000000000', '--reason', 'x'),
+        /unknown agent .* \(HTTP 404\)/,
+      );
       const noReason = await custos('finding', 'resolve', first);
       assert.notEqual(noReason.code, 0, describeRun(noReason));
       assert.match(noReason.stderr, /required option '--reason <text>' not specified/);
@@ -98,9 +114,18 @@ for (const dialect of DIALECTS) {
       const status = await json('monitor', 'status');
       assert.equal(status.enabled, true);
       assert.deepEqual(status.responseRules, ['new-resource:low=require_approval']);
-      assert.match(succeeded(await custos('monitor', 'restrictions')), new RegExp(`${agent.id}\\s+approval_required`));
-      assert.match(succeeded(await custos('agent', 'unrestrict', agent.id, '--reason', 'reviewed')), /^mode:\s+approval_required$/m);
-      failedWith(await custos('agent', 'unrestrict', agent.id, '--reason', 'again'), /unknown restriction on agent .* \(HTTP 404\)/);
+      assert.match(
+        succeeded(await custos('monitor', 'restrictions')),
+        new RegExp(`${agent.id}\\s+approval_required`),
+      );
+      assert.match(
+        succeeded(await custos('agent', 'unrestrict', agent.id, '--reason', 'reviewed')),
+        /^mode:\s+approval_required$/m,
+      );
+      failedWith(
+        await custos('agent', 'unrestrict', agent.id, '--reason', 'again'),
+        /unknown restriction on agent .* \(HTTP 404\)/,
+      );
     });
 
     it('kills an agent', async () => {

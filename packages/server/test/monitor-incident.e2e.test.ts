@@ -38,7 +38,11 @@ async function alertReceiver(): Promise<{ url: string; alerts: Alert[]; close():
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/alerts`, alerts, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${port}/alerts`,
+    alerts,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }
 
 /** Checks `x-custos-signature: t=<s>,v1=<hex HMAC-SHA256("<t>.<body>")>`, with `t` within five minutes. */
@@ -140,7 +144,10 @@ for (const dialect of DIALECTS) {
     }
 
     /** Calls `get-sum` (never used before) as fast as possible until refused; when it stopped. */
-    async function hammer(agent: TestAgent, address?: string): Promise<{ made: number; refusedAt: number | null }> {
+    async function hammer(
+      agent: TestAgent,
+      address?: string,
+    ): Promise<{ made: number; refusedAt: number | null }> {
       let made = 0;
       let client: Client;
       try {
@@ -162,22 +169,35 @@ for (const dialect of DIALECTS) {
     }
 
     /** Steps 3 to 6 of the scenario: findings in time, suspension, refusals, alerts, audit. */
-    async function verifyStopped(agent: TestAgent, normal: Client, attackStarted: number, refusedAt: number | null) {
+    async function verifyStopped(
+      agent: TestAgent,
+      normal: Client,
+      attackStarted: number,
+      refusedAt: number | null,
+    ) {
       const findings = await waitFor('findings', async () => {
         const page = await t.api('GET', `/api/v1/findings?agent=${agent.id}`);
         return (page.body.items?.length ?? 0) > 0 ? (page.body.items as Json[]) : undefined;
       });
       const firstRaised = Math.min(...findings.map((f) => Date.parse(String(f.createdAt))));
-      assert.ok(firstRaised - attackStarted < 5000, `first finding ${firstRaised - attackStarted} ms after the attack began`);
+      assert.ok(
+        firstRaised - attackStarted < 5000,
+        `first finding ${firstRaised - attackStarted} ms after the attack began`,
+      );
       const status = (await t.api('GET', `/api/v1/agents/${agent.id}`)).body;
       assert.equal(status.status, 'suspended');
       assert.match(String(status.statusReason), /^monitor finding fnd_/);
       assert.ok(findings.some((f) => f.response === 'suspend'));
-      assert.ok(refusedAt !== null && refusedAt - attackStarted < 6000, 'the attack was stopped within seconds');
+      assert.ok(
+        refusedAt !== null && refusedAt - attackStarted < 6000,
+        'the attack was stopped within seconds',
+      );
       await assert.rejects(normal.callTool({ name: 'echo', arguments: { message: 'still there?' } }));
 
       const alerts = await waitFor('alerts', async () => {
-        const mine = receiver.alerts.filter((a) => (JSON.parse(a.body) as { finding: Json }).finding.agent === agent.id);
+        const mine = receiver.alerts.filter(
+          (a) => (JSON.parse(a.body) as { finding: Json }).finding.agent === agent.id,
+        );
         return mine.length >= findings.length ? mine : undefined;
       });
       for (const alert of alerts) {
@@ -193,7 +213,9 @@ for (const dialect of DIALECTS) {
       const ids = new Set(findings.map((f) => f.id));
       const events = await waitFor('the deliveries in the audit log', async () => {
         const all = await auditEvents(t);
-        const delivered = all.filter((e) => e.action === 'alert.deliver' && isJson(e.target) && ids.has(e.target.id));
+        const delivered = all.filter(
+          (e) => e.action === 'alert.deliver' && isJson(e.target) && ids.has(e.target.id),
+        );
         return delivered.length >= ids.size ? all : undefined;
       });
       const about = events.filter(
@@ -205,7 +227,10 @@ for (const dialect of DIALECTS) {
       assert.ok(suspension && isJson(suspension.actor) && suspension.actor.id === 'custos-monitor');
       assert.ok(Number(raised[0]?.seq) < Number(suspension.seq), 'the finding, then the suspension');
       assert.ok(
-        about.some((e) => e.action === 'gateway.call' && isJson(e.details) && String(e.details.resource).includes('echo')),
+        about.some(
+          (e) =>
+            e.action === 'gateway.call' && isJson(e.details) && String(e.details.resource).includes('echo'),
+        ),
       );
       return { findings, about };
     }
@@ -218,16 +243,28 @@ for (const dialect of DIALECTS) {
       const { findings, about } = await verifyStopped(agent, normal, attackStarted, refusedAt);
       const concurrent = findings.find((f) => f.detector === 'concurrent-use');
       assert.ok(concurrent, 'the credential used from two addresses at once');
-      assert.match(String(concurrent.explanation), new RegExp(`never seen before: \`${ATTACKER.replaceAll('.', '\\.')}\``));
-      assert.ok(about.some((e) => e.action === 'token.issue' && isJson(e.details) && e.details.sourceAddress === ATTACKER));
+      assert.match(
+        String(concurrent.explanation),
+        new RegExp(`never seen before: \`${ATTACKER.replaceAll('.', '\\.')}\``),
+      );
+      assert.ok(
+        about.some(
+          (e) => e.action === 'token.issue' && isJson(e.details) && e.details.sourceAddress === ATTACKER,
+        ),
+      );
       await assert.rejects(connect(agent, ATTACKER), 'no new token either');
       const refusals = await auditEvents(t, { action: 'token.refuse', target: agent.id });
       assert.ok(
-        refusals.some((e) => isJson(e.details) && e.details.sourceAddress === ATTACKER && /suspended/.test(String(e.reason))),
+        refusals.some(
+          (e) =>
+            isJson(e.details) && e.details.sourceAddress === ATTACKER && /suspended/.test(String(e.reason)),
+        ),
         'the refused token request is audited',
       );
       // an admin can undo the automatic action
-      const resumed = await t.api('POST', `/api/v1/agents/${agent.id}/resume`, { body: { reason: 'key rotated' } });
+      const resumed = await t.api('POST', `/api/v1/agents/${agent.id}/resume`, {
+        body: { reason: 'key rotated' },
+      });
       assert.equal(resumed.status, 200);
       await normal.close();
     });
@@ -243,7 +280,14 @@ for (const dialect of DIALECTS) {
       const byDetector = new Map(findings.map((f) => [f.detector, f]));
       assert.equal(byDetector.get('new-resource')?.response, 'notify', 'medium: notify only');
       assert.equal(byDetector.get('call-rate-spike')?.response, 'suspend');
-      assert.ok(about.some((e) => e.action === 'gateway.call' && isJson(e.details) && String(e.details.resource).includes('get-sum')));
+      assert.ok(
+        about.some(
+          (e) =>
+            e.action === 'gateway.call' &&
+            isJson(e.details) &&
+            String(e.details.resource).includes('get-sum'),
+        ),
+      );
       await normal.close();
     });
   });

@@ -23,7 +23,11 @@ for (const dialect of DIALECTS) {
       assert.equal(res.status, 201, JSON.stringify(res.body));
       return String(res.body.token);
     };
-    const report = (events: Json[], as: string | null = rs, options: { rawBody?: string; headers?: Record<string, string> } = {}) =>
+    const report = (
+      events: Json[],
+      as: string | null = rs,
+      options: { rawBody?: string; headers?: Record<string, string> } = {},
+    ) =>
       t.api('POST', '/api/v1/activity', {
         ...(options.rawBody === undefined ? { body: { events } } : { rawBody: options.rawBody }),
         token: as,
@@ -40,7 +44,13 @@ for (const dialect of DIALECTS) {
     });
 
     /** A request that must be refused with `status` and problem `type`, recording no activity. */
-    async function refusedReport(events: Json[], status: number, type: string, detail?: RegExp, as: string | null = rs) {
+    async function refusedReport(
+      events: Json[],
+      status: number,
+      type: string,
+      detail?: RegExp,
+      as: string | null = rs,
+    ) {
       const before = await reported();
       const res = await report(events, as);
       assert.equal(res.status, status, JSON.stringify(res.body));
@@ -54,7 +64,9 @@ for (const dialect of DIALECTS) {
       t = await startTestServer(dialect, {
         monitorLearningSeconds: 0,
         monitorIntervalMs: 50,
-        monitorResponseRules: [{ detector: 'new-resource', minSeverity: 'medium', action: 'require_approval' }],
+        monitorResponseRules: [
+          { detector: 'new-resource', minSeverity: 'medium', action: 'require_approval' },
+        ],
       });
       await t.api('POST', '/api/v1/users', { body: { email: 'alice@example.com', name: 'Alice' } });
       await t.api('POST', '/api/v1/users', { body: { email: 'bob@example.com', name: 'Bob' } });
@@ -123,24 +135,58 @@ for (const dialect of DIALECTS) {
           /unknown agent `agt_00000000000000000000000000`/,
         );
         assert.deepEqual((body.errors as Json[])[0]?.pointer, '/events/1/agent');
-        await refusedReport([call(a, 'x/y', { at: iso(Date.now() - 3_600_000) })], 400, 'validation-failed', /more than 15 minutes in the past/);
-        await refusedReport([call(a, 'x/y', { at: iso(Date.now() + 3_600_000) })], 400, 'validation-failed', /in the future/);
+        await refusedReport(
+          [call(a, 'x/y', { at: iso(Date.now() - 3_600_000) })],
+          400,
+          'validation-failed',
+          /more than 15 minutes in the past/,
+        );
+        await refusedReport(
+          [call(a, 'x/y', { at: iso(Date.now() + 3_600_000) })],
+          400,
+          'validation-failed',
+          /in the future/,
+        );
         await refusedReport([call(a, 'x/y', { at: 'yesterday' })], 400, 'validation-failed');
-        await refusedReport([call(a, 'x/y', { sourceAddress: '10.0.0.999' })], 400, 'validation-failed', /not an IP address/);
+        await refusedReport(
+          [call(a, 'x/y', { sourceAddress: '10.0.0.999' })],
+          400,
+          'validation-failed',
+          /not an IP address/,
+        );
         const issued = await issueToken(t, b, API);
         assert.equal(issued.status, 200, JSON.stringify(issued.body));
-        const jti = JSON.parse(Buffer.from(String(issued.body.access_token).split('.')[1] as string, 'base64url').toString()).jti as string;
-        await refusedReport([call(a, 'x/y', { tokenId: jti })], 400, 'validation-failed', /was not issued to agent/);
+        const jti = JSON.parse(
+          Buffer.from(String(issued.body.access_token).split('.')[1] as string, 'base64url').toString(),
+        ).jti as string;
+        await refusedReport(
+          [call(a, 'x/y', { tokenId: jti })],
+          400,
+          'validation-failed',
+          /was not issued to agent/,
+        );
         // the same token with its own agent is fine (from the address it was issued to: else it looks stolen)
-        assert.equal((await report([call(b, 'x/y', { tokenId: jti, sourceAddress: '127.0.0.1' })])).status, 202);
+        assert.equal(
+          (await report([call(b, 'x/y', { tokenId: jti, sourceAddress: '127.0.0.1' })])).status,
+          202,
+        );
       });
 
       it('refuses malformed reports', async () => {
         await refusedReport([], 400, 'validation-failed');
-        await refusedReport([{ ...call(a, 'x/y'), extra: 1 }], 400, 'validation-failed', /unknown field `extra`/);
+        await refusedReport(
+          [{ ...call(a, 'x/y'), extra: 1 }],
+          400,
+          'validation-failed',
+          /unknown field `extra`/,
+        );
         await refusedReport([call(a, 'x/y', { outcome: 'maybe' })], 400, 'validation-failed');
         await refusedReport([{ ...call(a, 'x/y'), agent: 'bob' }], 400, 'validation-failed');
-        await refusedReport(Array.from({ length: 501 }, () => call(a, 'x/y')), 400, 'validation-failed');
+        await refusedReport(
+          Array.from({ length: 501 }, () => call(a, 'x/y')),
+          400,
+          'validation-failed',
+        );
         await refusedReport([call(a, 'x/y', { tags: ['Not A Tag'] })], 400, 'validation-failed');
         const before = await reported();
         const text = await report([], rs, { rawBody: 'events=1', headers: { 'content-type': 'text/plain' } });
@@ -159,7 +205,9 @@ for (const dialect of DIALECTS) {
         assert.equal((await report([call(b, 'billing/refund')])).status, 202);
         bobs = await waitFor('a finding about bob’s agent', async () => {
           const page = await t.api('GET', `/api/v1/findings?agent=${b.id}&detector=new-resource`);
-          return (page.body.items as Json[] | undefined)?.find((f) => String(f.title).includes('billing/refund'));
+          return (page.body.items as Json[] | undefined)?.find((f) =>
+            String(f.title).includes('billing/refund'),
+          );
         });
         const page = await t.api('GET', `/api/v1/findings?agent=${a.id}&status=open`);
         mine = (page.body.items as Json[])[0] as Json;
@@ -180,7 +228,15 @@ for (const dialect of DIALECTS) {
         assert.notEqual((second.body.items as Json[])[0]?.id, (first.body.items as Json[])[0]?.id);
         const high = await t.api('GET', '/api/v1/findings?severity=critical');
         assert.deepEqual(high.body.items, []);
-        for (const query of ['status=closed', 'agent=bob', 'severity=urgent', 'detector=NOPE', 'cursor=%25%25', 'limit=0', 'what=1']) {
+        for (const query of [
+          'status=closed',
+          'agent=bob',
+          'severity=urgent',
+          'detector=NOPE',
+          'cursor=%25%25',
+          'limit=0',
+          'what=1',
+        ]) {
           const res = await t.api('GET', `/api/v1/findings?${query}`);
           assert.equal(res.status, 400, `${query}: ${JSON.stringify(res.body)}`);
           assert.equal(res.body.type, 'urn:custos:problem:validation-failed');
@@ -212,7 +268,10 @@ for (const dialect of DIALECTS) {
         assert.equal(ack.body.status, 'acknowledged');
         const again = await t.api('POST', `/api/v1/findings/${mine.id}/acknowledge`, { body: {} });
         assert.equal(again.status, 409);
-        assert.match(String(again.body.detail), /cannot acknowledge finding `fnd_[0-9a-z]+`: it is acknowledged/);
+        assert.match(
+          String(again.body.detail),
+          /cannot acknowledge finding `fnd_[0-9a-z]+`: it is acknowledged/,
+        );
         const noReason = await t.api('POST', `/api/v1/findings/${mine.id}/resolve`, { body: {} });
         assert.equal(noReason.status, 400);
         const byAuditor = await t.api('POST', `/api/v1/findings/${mine.id}/resolve`, {
@@ -227,7 +286,9 @@ for (const dialect of DIALECTS) {
         assert.equal(resolved.status, 200);
         assert.equal(resolved.body.status, 'resolved');
         assert.equal(resolved.body.statusReason, 'the new tool was expected');
-        const fp = await t.api('POST', `/api/v1/findings/${mine.id}/false-positive`, { body: { reason: 'x' } });
+        const fp = await t.api('POST', `/api/v1/findings/${mine.id}/false-positive`, {
+          body: { reason: 'x' },
+        });
         assert.equal(fp.status, 409);
         const marked = await t.api('POST', `/api/v1/findings/${bobs.id}/false-positive`, {
           body: { reason: 'billing bot does refunds' },
@@ -280,8 +341,14 @@ for (const dialect of DIALECTS) {
           const res = await t.api('GET', path);
           assert.equal(res.status, status, `${path}: ${JSON.stringify(res.body)}`);
         }
-        assert.equal((await t.api('GET', `/api/v1/agents/${b.id}/activity`, { token: aliceOwner })).status, 403);
-        assert.equal((await t.api('GET', `/api/v1/agents/${b.id}/baseline`, { token: aliceOwner })).status, 403);
+        assert.equal(
+          (await t.api('GET', `/api/v1/agents/${b.id}/activity`, { token: aliceOwner })).status,
+          403,
+        );
+        assert.equal(
+          (await t.api('GET', `/api/v1/agents/${b.id}/baseline`, { token: aliceOwner })).status,
+          403,
+        );
       });
 
       it('shows what the monitor learned', async () => {
@@ -315,7 +382,10 @@ for (const dialect of DIALECTS) {
         const again = await issueToken(t, victim, API);
         assert.equal(again.body.error, 'invalid_client');
         const keys = await t.api('GET', `/api/v1/agents/${victim.id}/keys`);
-        assert.deepEqual((keys.body.items as Json[]).map((k) => k.status), ['revoked']);
+        assert.deepEqual(
+          (keys.body.items as Json[]).map((k) => k.status),
+          ['revoked'],
+        );
         const events = await auditEvents(t, { target: victim.id });
         const kill = events.find((e) => e.action === 'agent.kill');
         assert.ok(kill && isJson(kill.details));
@@ -326,7 +396,9 @@ for (const dialect of DIALECTS) {
         const twice = await t.api('POST', `/api/v1/agents/${victim.id}/kill`, { body: { reason: 'again' } });
         assert.equal(twice.status, 200);
         assert.deepEqual(twice.body.revokedKeys, []);
-        const resumed = await t.api('POST', `/api/v1/agents/${victim.id}/resume`, { body: { reason: 'rotated' } });
+        const resumed = await t.api('POST', `/api/v1/agents/${victim.id}/resume`, {
+          body: { reason: 'rotated' },
+        });
         assert.equal(resumed.status, 200);
         assert.equal((await issueToken(t, victim, API)).body.error, 'invalid_client');
       });
@@ -362,14 +434,25 @@ for (const dialect of DIALECTS) {
         assert.ok(mine, JSON.stringify(items));
         assert.equal(mine.mode, 'approval_required');
         assert.equal((await t.api('GET', '/api/v1/monitor/restrictions', { token: aliceOwner })).status, 403);
-        const byOwner = await t.api('POST', `/api/v1/agents/${a.id}/unrestrict`, { body: { reason: 'x' }, token: aliceOwner });
+        const byOwner = await t.api('POST', `/api/v1/agents/${a.id}/unrestrict`, {
+          body: { reason: 'x' },
+          token: aliceOwner,
+        });
         assert.equal(byOwner.status, 403);
-        const lifted = await t.api('POST', `/api/v1/agents/${a.id}/unrestrict`, { body: { reason: 'reviewed' } });
+        const lifted = await t.api('POST', `/api/v1/agents/${a.id}/unrestrict`, {
+          body: { reason: 'reviewed' },
+        });
         assert.equal(lifted.status, 200, JSON.stringify(lifted.body));
-        const again = await t.api('POST', `/api/v1/agents/${a.id}/unrestrict`, { body: { reason: 'reviewed' } });
+        const again = await t.api('POST', `/api/v1/agents/${a.id}/unrestrict`, {
+          body: { reason: 'reviewed' },
+        });
         assert.equal(again.status, 404);
         const events = await auditEvents(t, { target: a.id });
-        assert.ok(events.some((e) => e.action === 'agent.restrict' && isJson(e.actor) && e.actor.id === 'custos-monitor'));
+        assert.ok(
+          events.some(
+            (e) => e.action === 'agent.restrict' && isJson(e.actor) && e.actor.id === 'custos-monitor',
+          ),
+        );
         assert.ok(events.some((e) => e.action === 'agent.unrestrict' && e.reason === 'reviewed'));
       });
     });
@@ -391,7 +474,10 @@ for (const dialect of DIALECTS) {
 
       it('exports Prometheus metrics per detector', async () => {
         const text = await (await fetch(`${t.url}/metrics`)).text();
-        assert.match(text, /custos_monitor_findings_total\{detector="new-resource",severity="medium"\} [1-9]/);
+        assert.match(
+          text,
+          /custos_monitor_findings_total\{detector="new-resource",severity="medium"\} [1-9]/,
+        );
         assert.match(text, /custos_monitor_signals_total\{detector="exfiltration-sequence"\} 0/);
         assert.match(text, /custos_monitor_events_total [1-9]/);
         assert.match(text, /custos_monitor_lag_seconds \d/);
@@ -400,7 +486,12 @@ for (const dialect of DIALECTS) {
       it('documents its routes in the OpenAPI document', async () => {
         const doc = await t.api('GET', '/api/v1/openapi.json', { token: null });
         const paths = doc.body.paths as Json;
-        for (const path of ['/api/v1/activity', '/api/v1/findings', '/api/v1/findings/{id}/resolve', '/api/v1/agents/{id}/kill'])
+        for (const path of [
+          '/api/v1/activity',
+          '/api/v1/findings',
+          '/api/v1/findings/{id}/resolve',
+          '/api/v1/agents/{id}/kill',
+        ])
           assert.ok(isJson(paths[path]), path);
       });
     });

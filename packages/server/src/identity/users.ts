@@ -11,7 +11,10 @@ import { requireAdmin } from './access.js';
 import type { IdentityDeps } from './deps.js';
 
 /** Tells the policy engine's entity cache that this user's `User` entity changed (see `policy/entity-loader.ts`). */
-const userEntityChange = (id: string) => ({ topic: 'policy' as const, id: `entity:User::${JSON.stringify(id)}` });
+const userEntityChange = (id: string) => ({
+  topic: 'policy' as const,
+  id: `entity:User::${JSON.stringify(id)}`,
+});
 
 /**
  * Finds a user by id (`usr_…`) or email, as admins refer to people either way.

@@ -78,9 +78,11 @@ export function resourceText(type: string, id: string): string {
   return `${type}::"${id.replace(/["\\]/g, (c) => `\\${c}`)}"`;
 }
 
+/** `deny` is a policy's (or the token endpoint's) refusal; a rate limit or an upstream failure is an `error`. */
 function outcomeOf(e: AuditEventRecord): ActivityOutcome {
   if (e.outcome === 'success') return 'allow';
-  return e.outcome === 'denied' ? 'deny' : 'error';
+  if (e.outcome === 'denied' && e.details.decision !== 'rate_limited') return 'deny';
+  return 'error';
 }
 
 function tagsOf(v: unknown): readonly string[] {

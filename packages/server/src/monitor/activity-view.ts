@@ -75,7 +75,7 @@ export function summarize(
     } else {
       calls++;
       slot.calls++;
-      if (e.outcome !== 'allow') {
+      if (e.outcome === 'deny') {
         denied++;
         slot.denied++;
       }
@@ -89,7 +89,7 @@ export function summarize(
         e.at,
       );
       r.calls++;
-      if (e.outcome !== 'allow') r.denied++;
+      if (e.outcome === 'deny') r.denied++;
     }
     if (e.sourceAddress !== null)
       bump(

@@ -75,7 +75,7 @@ export class AgentState {
     } else {
       if (e.kind === 'call') this.callsNow = this.calls.add(e.at);
       this.judgedNow = this.judged.add(e.at);
-      if (e.outcome !== 'allow') {
+      if (e.outcome === 'deny') {
         this.deniedNow = this.denied.add(e.at);
         this.recentDenied[this.recentDeniedAt++ % RECENT] = e;
       } else this.deniedNow = this.denied.sum(e.at);

@@ -108,7 +108,7 @@ export class Baseline {
     if (e.sourceAddress !== null) this.rememberAddress(e.sourceAddress, e.at);
     if (e.kind !== 'token') {
       this.decisions += 1;
-      if (e.outcome !== 'allow') this.denials += 1;
+      if (e.outcome === 'deny') this.denials += 1;
     }
     this.dirty = true;
   }

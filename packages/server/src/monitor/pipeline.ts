@@ -133,6 +133,11 @@ export class MonitorPipeline {
     return this.running;
   }
 
+  /** The last audit sequence number this node processed (null until it runs the pipeline). */
+  get processed(): number | null {
+    return this.engine ? this.cursor : null;
+  }
+
   /** The detector engine, once initialised (for the baseline view). */
   get detectors(): DetectorEngine | null {
     return this.engine;
@@ -273,7 +278,8 @@ export class MonitorPipeline {
         for (const d of sets) await tx.monitor.deliveries.insert(d);
         for (const [agentId, data] of baselines) await tx.monitor.baselines.put(agentId, data, now);
         if (flush) await tx.monitor.state.setBaselineSeq(this.name, this.owner, through, now);
-        if (!(await tx.monitor.state.advance(this.name, this.owner, from, through, now))) throw new LeaseLost();
+        if (!(await tx.monitor.state.advance(this.name, this.owner, from, through, now)))
+          throw new LeaseLost();
       });
       this.persisted = through;
       this.lastCommit = now;
@@ -346,7 +352,8 @@ export class MonitorPipeline {
     await store.transaction(async (tx) => {
       for (const [agentId, data] of baselines) await tx.monitor.baselines.put(agentId, data, now);
       await tx.monitor.state.setBaselineSeq(this.name, this.owner, to, now);
-      if (from !== to && !(await tx.monitor.state.advance(this.name, this.owner, from, to, now))) throw new LeaseLost();
+      if (from !== to && !(await tx.monitor.state.advance(this.name, this.owner, from, to, now)))
+        throw new LeaseLost();
     });
     this.persisted = to;
     this.lastFlush = now;

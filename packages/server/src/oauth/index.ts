@@ -5,6 +5,13 @@ export type { DpopSettings, VerifiedProof } from './dpop.js';
 export { DPOP_ALGS, DpopNonces, normalizeHtu, verifyDpopProof } from './dpop.js';
 export type { AddFederatedIssuerInput } from './federation.js';
 export { addFederatedIssuer, listFederatedIssuers, removeFederatedIssuer } from './federation.js';
+export type { AddIdentityProviderInput } from './identity-providers.js';
+export {
+  addIdentityProvider,
+  listIdentityProviders,
+  personFromProviderToken,
+  removeIdentityProvider,
+} from './identity-providers.js';
 export { issueAccessToken } from './issue-access-token.js';
 export type { ActiveKey, KeyRingSettings, SigningAlg } from './key-ring.js';
 export { KeyRing } from './key-ring.js';
@@ -13,10 +20,3 @@ export type { OAuthErrorCode } from './oauth-error.js';
 export { OAuthError } from './oauth-error.js';
 export { registerOAuthRoutes, sendOAuthError } from './routes.js';
 export { verifyIssuedToken } from './verify-issued-token.js';
-export {
-  addIdentityProvider,
-  listIdentityProviders,
-  personFromProviderToken,
-  removeIdentityProvider,
-} from './identity-providers.js';
-export type { AddIdentityProviderInput } from './identity-providers.js';

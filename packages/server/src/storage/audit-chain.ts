@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import * as canonicalizeModule from 'canonicalize';
 import type { AuditEventInput } from './records.js';
 
@@ -58,10 +58,14 @@ export function canonicalEvent(seq: number, e: AuditEventInput, parts = canonica
  * inserting any event changes every hash after it.
  */
 export function chainHash(prevHash: string, seq: number, e: AuditEventInput, parts?: CanonicalParts): string {
-  return createHash('sha256')
-    .update(`${prevHash}\n${canonicalEvent(seq, e, parts)}`)
-    .digest('hex');
+  return sha256Hex(`${prevHash}\n${canonicalEvent(seq, e, parts)}`);
 }
+
+// The one-shot `crypto.hash` (Node ≥ 20.12) makes no Hash object per event on the appending path.
+const sha256Hex: (text: string) => string =
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('sha256', text, 'hex')
+    : (text) => crypto.createHash('sha256').update(text).digest('hex');
 
 /** The chain head: the last sequence number and its hash. */
 export interface ChainHead {

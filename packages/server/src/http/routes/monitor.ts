@@ -257,6 +257,7 @@ export const monitorRoutes = [
       return {
         enabled: m.enabled,
         cursor: (await deps.store.monitor.state.get('default'))?.cursor ?? null,
+        processed: m.pipeline?.processed ?? null,
         head: (await deps.store.auditLog.head()).seq,
         learningSeconds: Math.round(m.settings.learningMs / 1000),
         detectors: Object.fromEntries(Object.entries(m.settings.detectors).map(([k, v]) => [k, { ...v }])),

@@ -10,7 +10,7 @@ export const denyRateSpike: Detector = {
   hard: false,
   detect(ctx) {
     const e = ctx.event;
-    if (e.kind === 'token' || e.outcome === 'allow') return null;
+    if (e.kind === 'token' || e.outcome !== 'deny') return null;
     const s = ctx.settings.detectors['deny-rate-spike'];
     const denied = ctx.agent.deniedNow;
     if (denied < s.minDenies) return null;
