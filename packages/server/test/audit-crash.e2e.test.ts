@@ -72,6 +72,8 @@ describe('audit log under SIGKILL', { timeout: 1_200_000 }, () => {
   let sink: Server;
   const received = new Map<number, number>(); // seq → times received
   let server: ChildProcess | null = null;
+  /** Every server this suite started, so none outlives it whatever happens. */
+  const children = new Set<ChildProcess>();
   let serverLog = '';
 
   before(async () => {
@@ -93,7 +95,8 @@ describe('audit log under SIGKILL', { timeout: 1_200_000 }, () => {
     await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
   });
   after(async () => {
-    server?.kill('SIGKILL');
+    for (const child of children)
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await new Promise<void>((resolve) => sink.close(() => resolve()));
     await rm(dataDir, { recursive: true, force: true });
   });
@@ -121,6 +124,8 @@ describe('audit log under SIGKILL', { timeout: 1_200_000 }, () => {
     child.stderr?.setEncoding('utf8').on('data', (c: string) => {
       serverLog = (serverLog + c).slice(-20_000);
     });
+    children.add(child);
+    child.once('exit', () => children.delete(child));
     return child;
   }
 
