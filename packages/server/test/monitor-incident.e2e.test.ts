@@ -232,15 +232,20 @@ for (const dialect of DIALECTS) {
             e.action === 'gateway.call' && isJson(e.details) && String(e.details.resource).includes('echo'),
         ),
       );
-      return { findings, about };
+      return {
+        findings,
+        about,
+        timing: `first finding ${firstRaised - attackStarted} ms and refusal ${Number(refusedAt) - attackStarted} ms after the attack began`,
+      };
     }
 
-    it('a stolen key used from a second address: a finding within 5 s, suspension, refusal, signed alert, audit', async () => {
+    it('a stolen key used from a second address: a finding within 5 s, suspension, refusal, signed alert, audit', async (ctx) => {
       const agent = agents[0] as TestAgent;
       const normal = await workNormally(agent);
       const attackStarted = Date.now();
       const { refusedAt } = await hammer(agent, ATTACKER);
-      const { findings, about } = await verifyStopped(agent, normal, attackStarted, refusedAt);
+      const { findings, about, timing } = await verifyStopped(agent, normal, attackStarted, refusedAt);
+      ctx.diagnostic(timing);
       const concurrent = findings.find((f) => f.detector === 'concurrent-use');
       assert.ok(concurrent, 'the credential used from two addresses at once');
       assert.match(
@@ -269,14 +274,15 @@ for (const dialect of DIALECTS) {
       await normal.close();
     });
 
-    it('an unusual tool at a high rate: new-resource and call-rate-spike, the spike suspends it', async () => {
+    it('an unusual tool at a high rate: new-resource and call-rate-spike, the spike suspends it', async (ctx) => {
       const agent = agents[1] as TestAgent;
       const normal = await workNormally(agent);
       const attackStarted = Date.now();
       const { made, refusedAt } = await hammer(agent);
       // 16 routine calls in the last minute: the spike is seen past 30 (the configured minimum)
       assert.ok(made >= 10, `${made} calls went through before the spike was seen`);
-      const { findings, about } = await verifyStopped(agent, normal, attackStarted, refusedAt);
+      const { findings, about, timing } = await verifyStopped(agent, normal, attackStarted, refusedAt);
+      ctx.diagnostic(`${timing}; ${made} calls went through`);
       const byDetector = new Map(findings.map((f) => [f.detector, f]));
       assert.equal(byDetector.get('new-resource')?.response, 'notify', 'medium: notify only');
       assert.equal(byDetector.get('call-rate-spike')?.response, 'suspend');

@@ -111,6 +111,12 @@ export class DetectorEngine {
     for (const [id, state] of this.agents) if (state.baseline.dirty) yield [id, state.baseline];
   }
 
+  /** Whether any baseline changed since `markClean`. */
+  hasDirty(): boolean {
+    for (const state of this.agents.values()) if (state.baseline.dirty) return true;
+    return false;
+  }
+
   markClean(ids: readonly string[]): void {
     for (const id of ids) {
       const state = this.agents.get(id);

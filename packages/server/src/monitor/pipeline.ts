@@ -226,8 +226,9 @@ export class MonitorPipeline {
     const now = clock.now();
     if (head <= this.cursor) {
       metrics?.lag.set(0);
+      // idle: write only what changed (a quiet node must not write every few seconds)
       if (
-        now - this.lastFlush >= this.options.baselineFlushMs ||
+        (now - this.lastFlush >= this.options.baselineFlushMs && engine.hasDirty()) ||
         (this.persisted < this.cursor && now - this.lastCommit >= this.options.cursorFlushMs)
       )
         await this.flushBaselines();
@@ -257,7 +258,7 @@ export class MonitorPipeline {
         }
       }
     }
-    const flush = now - this.lastFlush >= this.options.baselineFlushMs;
+    const flush = now - this.lastFlush >= this.options.baselineFlushMs && engine.hasDirty();
     // Nothing to record: the cursor is persisted at most every `cursorFlushMs`, so a busy log
     // does not cost a write per batch. Whatever is recorded carries the cursor with it.
     const commit =

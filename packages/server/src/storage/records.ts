@@ -3,7 +3,7 @@
 export type UserStatus = 'active' | 'deactivated';
 export type AgentStatus = 'active' | 'suspended' | 'decommissioned';
 export type RiskLevel = 'low' | 'medium' | 'high' | 'critical';
-/** `resource_server` tokens may only call token introspection. */
+/** `resource_server` tokens may only call token introspection and report activity (`POST /api/v1/activity`). */
 export type AdminRole = 'admin' | 'auditor' | 'owner' | 'resource_server';
 
 export interface UserRecord {

@@ -84,12 +84,22 @@ export async function openPostgresDriver(
     };
   }
 
+  // The pool takes its error listener off a client it hands out: a connection cut between two
+  // statements of a transaction would then be an unhandled 'error' event, and crash the process.
+  // The statement that follows fails instead (and the client is released as broken).
+  const guarded = new WeakSet<pg.PoolClient>();
   async function connect(): Promise<pg.PoolClient> {
+    let client: pg.PoolClient;
     try {
-      return await pool.connect();
+      client = await pool.connect();
     } catch (error) {
       throw translate(error);
     }
+    if (!guarded.has(client)) {
+      client.on('error', () => undefined);
+      guarded.add(client);
+    }
+    return client;
   }
 
   async function writeBatch(units: readonly BatchUnit[]): Promise<UnitOutcome[]> {
