@@ -1,4 +1,5 @@
 import type { Static } from '@sinclair/typebox';
+import { toAuditView } from '../audit/index.js';
 import { CustosError } from '../core/index.js';
 import type {
   AdminTokenRecord,
@@ -82,17 +83,5 @@ export const adminTokenView = (t: AdminTokenRecord): Static<typeof S.AdminToken>
   lastUsedAt: isoOrNull(t.lastUsedAt),
 });
 
-export const auditEventView = (e: AuditEventRecord): Static<typeof S.AuditEvent> => ({
-  seq: e.seq,
-  id: e.id,
-  at: iso(e.at),
-  requestId: e.requestId,
-  actor: { type: e.actorType, id: e.actorId },
-  action: e.action,
-  target: e.targetType && e.targetId ? { type: e.targetType, id: e.targetId } : null,
-  outcome: e.outcome,
-  reason: e.reason,
-  details: { ...e.details },
-  prevHash: e.prevHash,
-  hash: e.hash,
-});
+/** The API shape of an audit event: the same view exports and verification use. */
+export const auditEventView = (e: AuditEventRecord): Static<typeof S.AuditEvent> => toAuditView(e);
