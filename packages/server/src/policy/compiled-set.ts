@@ -68,9 +68,19 @@ export function toPolicySet(members: readonly Member[]): PolicySet {
 // Cedar's pre-parsed sets live in one table per process: slot ids are unique
 // across every pool (several engines may share a process: tests, two nodes).
 let slots = 0;
+// INVARIANT: every parse of a set into a slot gets a new build number, never
+// reused, so what was computed on one build cannot be taken for another.
+let builds = 0;
+
+/** A pre-parsed set: its Cedar slot, how many policies it holds, and its build number. */
+export interface PreparsedSlot {
+  readonly slot: string;
+  readonly count: number;
+  readonly build: number;
+}
 
 export class PreparsedPool {
-  private readonly entries = new Map<string, { slot: string; validUntil: number; count: number }>();
+  private readonly entries = new Map<string, PreparsedSlot & { readonly validUntil: number }>();
 
   constructor(private readonly capacity = 2048) {}
 
@@ -83,7 +93,7 @@ export class PreparsedPool {
     key: string,
     now: number,
     build: () => { set: PolicySet; count: number; validUntil: number },
-  ): { slot: string; count: number } | null {
+  ): PreparsedSlot | null {
     const hit = this.entries.get(key);
     if (hit && now < hit.validUntil) {
       this.entries.delete(key);
@@ -105,7 +115,7 @@ export class PreparsedPool {
         throw new Error(`policy set failed to load: ${answer.errors.map(errorText).join('; ')}`);
       }
     }
-    const entry = { slot, validUntil: built.validUntil, count: built.count };
+    const entry = { slot, validUntil: built.validUntil, count: built.count, build: ++builds };
     this.entries.set(key, entry);
     return built.count === 0 ? null : entry;
   }
@@ -198,7 +208,7 @@ export class CompiledSet {
     principalKeys: readonly ScopeKey[],
     resourceKeys: readonly ScopeKey[],
     now: number,
-  ): { slot: string; count: number } | null {
+  ): PreparsedSlot | null {
     const buckets = this.select(principalKeys, resourceKeys);
     if (buckets.length === 0) return null;
     const key = `${this.serial}|${buckets

@@ -6,6 +6,7 @@ import { createTestDatabase, DIALECTS, type TestDatabase } from '../../test/supp
 import type { Actor } from '../audit/index.js';
 import { CustosError, manualClock, newId } from '../core/index.js';
 import { openStore, type Store } from '../storage/index.js';
+import { cedar } from './cedar.js';
 import {
   addGrant,
   type DecisionRequest,
@@ -277,6 +278,96 @@ for (const dialect of DIALECTS) {
         await tx.agents.transition(agentId, ['suspended'], 'active', 'test', clock.now());
         await tx.notify({ topic: 'agent', id: agentId });
       });
+    });
+
+    it('answers a repeated decision without context from the memo, and never past a change', async () => {
+      const original = cedar.statefulIsAuthorized;
+      let calls = 0;
+      const spied = cedar as { statefulIsAuthorized: typeof original };
+      spied.statefulIsAuthorized = (call) => {
+        calls++;
+        return original(call);
+      };
+      const setOwner = (owner: string) =>
+        upsertEntities(
+          deps,
+          ADMIN,
+          [{ uid: { type: 'Doc', id: 'd1' }, attrs: { owner }, parents: [{ type: 'Folder', id: 'f1' }] }],
+          null,
+        );
+      /** Decides until an answer comes from the memo (PostgreSQL may deliver a change twice, and late). */
+      const fromMemo = async (request: DecisionRequest) => {
+        for (let i = 0; i < 50; i++) {
+          const before = calls;
+          const d = await engine.decide(request);
+          if (calls === before) return d;
+        }
+        assert.fail('the same inputs must be answered from the memo');
+      };
+      try {
+        await apply({
+          'read-own':
+            'permit (principal is Person, action == Action::"read", resource is Doc) when { resource has owner && resource.owner == "ann" };',
+        });
+        assert.equal((await engine.decide(ask())).allowed, true);
+        const again = await fromMemo(ask());
+        assert.equal(again.allowed, true);
+        assert.deepEqual(again.policies, ['read-own']);
+
+        await setOwner('bob');
+        assert.equal((await engine.decide(ask())).allowed, false, 'an entity change is seen at once');
+        await setOwner('ann');
+        assert.equal((await engine.decide(ask())).allowed, true);
+
+        await fromMemo(ask({ context: {} }));
+        const withContext = calls;
+        await engine.decide(ask({ context: { n: 1 } }));
+        const perDecision = calls - withContext;
+        await engine.decide(ask({ context: { n: 1 } }));
+        assert.ok(perDecision > 0);
+        assert.equal(calls, withContext + 2 * perDecision, 'decisions with context are not memoized');
+
+        await apply({ 'read-own': 'forbid (principal, action, resource);' });
+        assert.equal((await engine.decide(ask())).allowed, false, 'a policy change is seen at once');
+
+        await apply({});
+        await addGrant(deps, ADMIN, {
+          principal: { type: 'Agent', id: agentId },
+          action: 'read',
+          resource: { type: 'Folder', id: 'f1' },
+          scope: 'in',
+          expiresAt: clock.now() + 60_000,
+          reason: 'jit',
+        });
+        const req = ask({ principal: { type: 'Agent', id: agentId } });
+        assert.equal((await engine.decide(req)).allowed, true);
+        clock.advance(59_999);
+        assert.equal((await fromMemo(req)).allowed, true, 'from the memo until the grant ends');
+        clock.advance(1);
+        assert.equal((await engine.decide(req)).allowed, false, 'not a moment past the end of the grant');
+
+        await addGrant(deps, ADMIN, {
+          principal: { type: 'Agent', id: agentId },
+          action: 'read',
+          resource: { type: 'Folder', id: 'f1' },
+          scope: 'in',
+          reason: 'standing',
+        });
+        assert.equal((await fromMemo(req)).allowed, true);
+        await store.transaction(async (tx) => {
+          await tx.agents.transition(agentId, ['active'], 'suspended', 'test', clock.now());
+          await tx.notify({ topic: 'agent', id: agentId });
+        });
+        const suspended = await engine.decide(req);
+        assert.equal(suspended.allowed, false, 'a suspension is seen at once');
+        assert.deepEqual(suspended.policies, ['custos:agent-inactive']);
+      } finally {
+        spied.statefulIsAuthorized = original;
+        await store.transaction(async (tx) => {
+          await tx.agents.transition(agentId, ['suspended'], 'active', 'test', clock.now());
+          await tx.notify({ topic: 'agent', id: agentId });
+        });
+      }
     });
 
     it('while the change feed is unhealthy, reads the version every decision and bypasses the entity cache', async () => {

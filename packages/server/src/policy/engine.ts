@@ -2,8 +2,15 @@ import type { Clock } from '../core/index.js';
 import type { Change, Store } from '../storage/index.js';
 import { type Context, cedar, type EntityJson, errorText, type TypeAndId } from './cedar.js';
 import { CedarValueError, toCedarRecord } from './cedar-values.js';
-import { CompiledSet, type Member, PreparsedPool, type StaticMember } from './compiled-set.js';
+import {
+  CompiledSet,
+  type Member,
+  PreparsedPool,
+  type PreparsedSlot,
+  type StaticMember,
+} from './compiled-set.js';
 import type { Decision, DecisionRequest, EvaluationError, SetDecision } from './decision.js';
+import { DecisionMemo, memoKey } from './decision-memo.js';
 import { EntityLoader } from './entity-loader.js';
 import type { EntityUid } from './entity-uid.js';
 import { grantMember } from './grant-template.js';
@@ -53,11 +60,14 @@ const deny = (version: number, errors: readonly EvaluationError[], policies: rea
  * transaction's caller continues (the store's change feed delivers it after
  * commit); other processes hear it through PostgreSQL `LISTEN/NOTIFY`. While
  * the feed is unhealthy, every decision first reads the version row and the
- * entity cache is bypassed. No decision is ever cached.
+ * entity cache is bypassed. Cedar's answers to requests without context are
+ * memoized by the exact text of the entities and the build of the pre-parsed set
+ * (see {@link DecisionMemo}); the checks before Cedar run on every decision.
  */
 export class PolicyEngine {
   readonly entities: EntityLoader;
   private readonly pool: PreparsedPool;
+  private readonly memo = new DecisionMemo();
   private state: EngineState | null = null;
   private stale = true;
   private staleGeneration = 0;
@@ -78,6 +88,8 @@ export class PolicyEngine {
     if (change.id === '*' || (change.topic === 'policy' && change.id === 'state')) {
       this.stale = true;
       this.staleGeneration++;
+      // not needed for correctness (a new version means new builds), but its answers are dead
+      this.memo.clear();
     }
   }
 
@@ -224,13 +236,20 @@ export class PolicyEngine {
 
   private evaluate(set: CompiledSet, p: Prepared, now: number): SetDecision {
     if (p.refusal) return deny(set.version, [p.refusal], p.refusedBy ? [p.refusedBy] : []);
-    let slot: { slot: string; count: number } | null;
+    let slot: PreparsedSlot | null;
     try {
       slot = set.preparsed(this.pool, p.principalKeys, p.resourceKeys, now);
     } catch (error) {
       return deny(set.version, [{ policyId: null, message: String(error) }]);
     }
     if (!slot) return deny(set.version, []);
+    const key = memoKey(slot.build, p);
+    if (key === null) return this.callCedar(set, p, slot);
+    return this.memo.get(key) ?? this.memo.set(key, this.callCedar(set, p, slot));
+  }
+
+  /** One Cedar call on a pre-parsed set, with the any-error-denies rule. */
+  private callCedar(set: CompiledSet, p: Prepared, slot: PreparsedSlot): SetDecision {
     const answer = cedar.statefulIsAuthorized({
       principal: p.principal,
       action: p.action,
