@@ -90,4 +90,15 @@ describe('decision memo', () => {
     assert.deepEqual(memo.get('c'), allow);
     assert.equal(memo.size, 2);
   });
+
+  it('keeps the keys it holds under a character budget', () => {
+    const memo = new DecisionMemo(100, 10);
+    memo.set('aaaa', allow);
+    memo.set('bbbb', allow);
+    memo.set('cccc', allow); // 12 characters: the oldest goes
+    assert.equal(memo.get('aaaa'), undefined);
+    assert.equal(memo.size, 2);
+    memo.set('x'.repeat(10), allow);
+    assert.equal(memo.size, 1);
+  });
 });

@@ -77,8 +77,13 @@ export function memoKey(build: number, input: CedarInput): string | null {
  */
 export class DecisionMemo {
   private readonly entries = new Map<string, SetDecision>();
+  private chars = 0;
 
-  constructor(private readonly capacity = 4096) {}
+  /** At most `capacity` answers, and keys of at most `maxChars` characters in all (memory stays a few MB). */
+  constructor(
+    private readonly capacity = 4096,
+    private readonly maxChars = 4_000_000,
+  ) {}
 
   get(key: string): SetDecision | undefined {
     const hit = this.entries.get(key);
@@ -96,16 +101,23 @@ export class DecisionMemo {
       policies: Object.freeze([...decision.policies]),
       errors: Object.freeze(decision.errors.map((e) => Object.freeze({ ...e }))),
     });
-    if (this.entries.size >= this.capacity) {
+    if (this.entries.has(key)) return frozen;
+    while (
+      this.entries.size > 0 &&
+      (this.entries.size >= this.capacity || this.chars + key.length > this.maxChars)
+    ) {
       const oldest = this.entries.keys().next().value as string;
       this.entries.delete(oldest);
+      this.chars -= oldest.length;
     }
     this.entries.set(key, frozen);
+    this.chars += key.length;
     return frozen;
   }
 
   clear(): void {
     this.entries.clear();
+    this.chars = 0;
   }
 
   get size(): number {
