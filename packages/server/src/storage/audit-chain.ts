@@ -82,6 +82,15 @@ export interface ChainedEvent {
 
 /** Links `e` after `head`: its sequence number, predecessor hash and hash. */
 export function link(head: ChainHead, e: AuditEventInput, parts?: CanonicalParts): ChainedEvent {
+  return linkParts(head, parts ?? canonicalParts(e));
+}
+
+/**
+ * Links the event whose canonical parts are `parts` after `head`: the same
+ * hash as {@link link}, for a writer that received only the parts.
+ */
+export function linkParts(head: ChainHead, parts: CanonicalParts): ChainedEvent {
   const seq = head.seq + 1;
-  return { seq, prevHash: head.hash, hash: chainHash(head.hash, seq, e, parts) };
+  if (!Number.isSafeInteger(seq)) throw new TypeError('audit sequence numbers are safe integers');
+  return { seq, prevHash: head.hash, hash: sha256Hex(`${head.hash}\n${parts.before}${seq}${parts.after}`) };
 }

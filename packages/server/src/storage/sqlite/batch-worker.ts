@@ -1,9 +1,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import type { BatchUnit } from '../batch.js';
+import { decodeBatch, type WireBatch } from './batch-wire.js';
 import { runBatch } from './run-batch.js';
 
-type Message = { id: number; units: BatchUnit[] } | { id: number; pragmas: string[] } | { close: true };
+type Message = { id: number; batch: WireBatch } | { id: number; pragmas: string[] } | { close: true };
 
 /**
  * The SQLite batch writer's thread: its own connection (WAL, synchronous=FULL),
@@ -41,7 +41,7 @@ parentPort?.on('message', (message: Message) => {
       parentPort?.postMessage({ id: message.id, outcomes: [] });
       return;
     }
-    parentPort?.postMessage({ id: message.id, outcomes: runBatch(db, message.units) });
+    parentPort?.postMessage({ id: message.id, outcomes: runBatch(db, decodeBatch(message.batch)) });
   } catch (error) {
     parentPort?.postMessage({
       id: message.id,

@@ -1,9 +1,10 @@
 import { Worker } from 'node:worker_threads';
 import type { BatchUnit, BatchWriter, UnitOutcome } from '../batch.js';
 import { isSqliteUnavailableCode, StoreUnavailable } from '../store-unavailable.js';
+import { decodeOutcomes, encodeBatch, type WireBatch, type WireOutcome } from './batch-wire.js';
 import { currentFault, faultPragmas } from './write-faults.js';
 
-type Reply = { id: number; outcomes?: UnitOutcome[]; error?: string; code?: unknown } | { closed: true };
+type Reply = { id: number; outcomes?: WireOutcome[]; error?: string; code?: unknown } | { closed: true };
 
 /** The batch writer of a SQLite file, which can also be given PRAGMAs (fault injection). */
 export interface SqliteBatchWriter extends BatchWriter {
@@ -29,7 +30,7 @@ function startWorker(path: string): Worker {
 export function openSqliteBatchWriter(path: string): SqliteBatchWriter {
   const worker = startWorker(path);
   worker.unref();
-  const pending = new Map<number, { resolve(o: UnitOutcome[]): void; reject(e: Error): void }>();
+  const pending = new Map<number, { resolve(o: WireOutcome[]): void; reject(e: Error): void }>();
   let nextId = 1;
   let closed: (() => void) | null = null;
   const failAll = (error: Error) => {
@@ -51,8 +52,8 @@ export function openSqliteBatchWriter(path: string): SqliteBatchWriter {
   });
   worker.on('error', (error) => failAll(error));
   worker.on('exit', () => failAll(new Error('the SQLite batch writer stopped')));
-  const send = (message: { units: readonly BatchUnit[] } | { pragmas: readonly string[] }) =>
-    new Promise<UnitOutcome[]>((resolve, reject) => {
+  const send = (message: { batch: WireBatch } | { pragmas: readonly string[] }) =>
+    new Promise<WireOutcome[]>((resolve, reject) => {
       const id = nextId++;
       pending.set(id, { resolve, reject });
       worker.ref();
@@ -61,7 +62,8 @@ export function openSqliteBatchWriter(path: string): SqliteBatchWriter {
       if (pending.size === 0) worker.unref();
     });
   return {
-    write: (units: readonly BatchUnit[]) => send({ units }),
+    write: async (units: readonly BatchUnit[]): Promise<UnitOutcome[]> =>
+      decodeOutcomes(units, await send({ batch: encodeBatch(units) })),
     pragma: async (pragmas: readonly string[]) => {
       await send({ pragmas });
     },
