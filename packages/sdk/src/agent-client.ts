@@ -1,3 +1,4 @@
+import { type ApprovalRequest, pollApproval, type WaitForApprovalOptions } from './approvals.js';
 import { authorizedFetch } from './authorized-fetch.js';
 import { createClientAssertion } from './client-assertion.js';
 import { type AuthorizationServerMetadata, discoverAuthorizationServer } from './discovery.js';
@@ -45,6 +46,18 @@ export interface TokenOptions {
   readonly scope?: string | readonly string[];
   /** RFC 8707 resource indicators (absolute URIs). Not sent when absent. */
   readonly resource?: string | readonly string[];
+  /**
+   * Act on behalf of a person (RFC 8693 token exchange): their token from a
+   * trusted identity provider, or a delegated Custos token of a parent agent.
+   */
+  readonly subjectToken?: string;
+  /** Type of `subjectToken` (default `urn:ietf:params:oauth:token-type:jwt`; a Custos token is an `access_token`). */
+  readonly subjectTokenType?: string;
+}
+
+/** What {@link AgentClient.exchangeToken} asks for. */
+export interface ExchangeOptions extends TokenOptions {
+  readonly subjectToken: string;
 }
 
 /** An access token held by the client. */
@@ -69,6 +82,16 @@ export interface AgentClient {
    */
   getToken(options?: TokenOptions): Promise<AgentToken>;
   /**
+   * A delegated token (RFC 8693): the agent acts for the person `subjectToken`
+   * names (`sub` = the person, `act` = this agent and any agents before it).
+   * Cached like {@link getToken}, per subject token, scope and resource.
+   *
+   * @throws {CustosSdkError} `token_request_failed` with the server's OAuth
+   *   error (`invalid_request` for an unacceptable subject token or a missing
+   *   consent, `invalid_scope`, `invalid_target`).
+   */
+  exchangeToken(options: ExchangeOptions): Promise<AgentToken>;
+  /**
    * `fetch` with the agent's token: sets `Authorization` and, for DPoP tokens, a
    * fresh `DPoP` proof bound to the method, URL and token; answers a
    * `use_dpop_nonce` challenge with one retry. Responses are returned as they are
@@ -82,7 +105,22 @@ export interface AgentClient {
    * of its tokens). Rejects with a `TypeError` when DPoP is disabled.
    */
   dpopThumbprint(): Promise<string>;
+  /**
+   * Waits for a person to decide an approval request the gateway opened (see
+   * {@link pendingApprovalOf}), polling Custos with this agent's token
+   * (obtained with `tokenOptions`). Resolves with the approved request; retry
+   * the exact same call with its `id` (MCP: `_meta["custos/approval"]`; HTTP:
+   * the `Custos-Approval` header). The reference works once.
+   *
+   * @throws {CustosSdkError} `approval_denied`, `approval_expired`, `approval_timeout`, `approval_failed`.
+   */
+  waitForApproval(
+    approvalId: string,
+    options?: WaitForApprovalOptions & { readonly tokenOptions?: TokenOptions },
+  ): Promise<ApprovalRequest>;
 }
+
+const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
 
 interface CacheEntry {
   readonly token: AgentToken;
@@ -166,7 +204,11 @@ export function createAgentClient(options: AgentClientOptions): AgentClient {
     });
   }
 
-  async function load(scopes: string[], resources: string[]): Promise<CacheEntry> {
+  async function load(
+    scopes: string[],
+    resources: string[],
+    exchange: { subjectToken: string; subjectTokenType: string } | undefined,
+  ): Promise<CacheEntry> {
     const metadata = await discoverAuthorizationServer(options.issuer, { fetch: options.fetch });
     const algs = metadata.dpop_signing_alg_values_supported;
     if (useDpop && algs && !algs.includes('ES256')) {
@@ -182,6 +224,7 @@ export function createAgentClient(options: AgentClientOptions): AgentClient {
       assertion: () => assertion(metadata),
       scopes,
       resources,
+      exchange,
       dpop: useDpop ? { key: await dpopKey(), nonces } : undefined,
       clock,
     });
@@ -200,16 +243,57 @@ export function createAgentClient(options: AgentClientOptions): AgentClient {
   async function getToken(tokenOptions: TokenOptions = {}): Promise<AgentToken> {
     const scopes = toList(tokenOptions.scope, true);
     const resources = toList(tokenOptions.resource, false);
-    const entry = await cache.get(JSON.stringify([scopes, resources]), () => load(scopes, resources));
+    const { subjectToken } = tokenOptions;
+    if (subjectToken !== undefined && (typeof subjectToken !== 'string' || subjectToken === '')) {
+      throw new TypeError('`subjectToken` must be a non-empty string');
+    }
+    const exchange = subjectToken
+      ? { subjectToken, subjectTokenType: tokenOptions.subjectTokenType ?? JWT_TOKEN_TYPE }
+      : undefined;
+    const key = JSON.stringify([
+      scopes,
+      resources,
+      exchange?.subjectToken ?? null,
+      exchange?.subjectTokenType,
+    ]);
+    const entry = await cache.get(key, () => load(scopes, resources, exchange));
     return entry.token;
   }
 
   return {
     getToken,
+    exchangeToken(exchangeOptions) {
+      if (typeof exchangeOptions?.subjectToken !== 'string' || exchangeOptions.subjectToken === '') {
+        return Promise.reject(new TypeError('`subjectToken` is required'));
+      }
+      return getToken(exchangeOptions);
+    },
     async fetch(input, init, tokenOptions) {
       const token = await getToken(tokenOptions);
       const key: DpopKey | undefined = token.tokenType === 'DPoP' ? await dpopKey() : undefined;
       return authorizedFetch({ fetch: fetchImpl, clock, dpopKey: key, nonces }, token, input, init);
+    },
+    async waitForApproval(approvalId, waitOptions = {}) {
+      if (typeof approvalId !== 'string' || !/^apr_[0-9a-z]{26}$/.test(approvalId)) {
+        throw new TypeError('`approvalId` must be an approval id (apr_…)');
+      }
+      const url = new URL(`/api/v1/approvals/${approvalId}`, options.issuer);
+      const read = async () => {
+        const token = await getToken(waitOptions.tokenOptions);
+        const key: DpopKey | undefined = token.tokenType === 'DPoP' ? await dpopKey() : undefined;
+        return authorizedFetch({ fetch: fetchImpl, clock, dpopKey: key, nonces }, token, url, {
+          headers: { accept: 'application/json' },
+        });
+      };
+      const sleep = (ms: number, signal?: AbortSignal) =>
+        new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(resolve, ms);
+          signal?.addEventListener('abort', () => {
+            clearTimeout(timer);
+            reject(signal.reason);
+          });
+        });
+      return pollApproval(read, waitOptions, sleep, clock);
     },
     async dpopThumbprint() {
       if (!useDpop) throw new TypeError('dpop is disabled for this client');

@@ -16,6 +16,9 @@
  * - `discovery_failed`: the authorization server metadata is unreachable or invalid (503).
  * - `token_request_failed`: the token endpoint refused the request or answered
  *   something unusable; `status` is its HTTP status (502 when there was none).
+ * - `approval_denied`, `approval_expired`, `approval_timeout`: `waitForApproval`
+ *   ended without an approval (403, 410, 408); `approval_failed`: the approval
+ *   could not be read (its HTTP status, 502 when there was none).
  */
 export type CustosSdkErrorCode =
   | 'missing_token'
@@ -24,7 +27,11 @@ export type CustosSdkErrorCode =
   | 'invalid_dpop_proof'
   | 'insufficient_scope'
   | 'discovery_failed'
-  | 'token_request_failed';
+  | 'token_request_failed'
+  | 'approval_denied'
+  | 'approval_expired'
+  | 'approval_timeout'
+  | 'approval_failed';
 
 /** Construction details of a {@link CustosSdkError}. */
 export interface CustosSdkErrorOptions {

@@ -1,5 +1,18 @@
-export type { AgentClient, AgentClientOptions, AgentToken, TokenOptions } from './agent-client.js';
+export type {
+  AgentClient,
+  AgentClientOptions,
+  AgentToken,
+  ExchangeOptions,
+  TokenOptions,
+} from './agent-client.js';
 export { createAgentClient } from './agent-client.js';
+export type { ApprovalRequest, WaitForApprovalOptions } from './approvals.js';
+export {
+  APPROVAL_HEADER,
+  APPROVAL_META_KEY,
+  APPROVAL_REQUIRED_CODE,
+  pendingApprovalOf,
+} from './approvals.js';
 export type { ParsedCredential } from './credential-format.js';
 export { BODY_LENGTH, CREDENTIAL_PATTERN, formatCredential, parseCredential } from './credential-format.js';
 export type { AuthorizationServerMetadata, DiscoveryOptions } from './discovery.js';

@@ -3,6 +3,7 @@ import { createDpopProof, type DpopKey } from './dpop-proof.js';
 import { CustosSdkError } from './errors.js';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const TIMEOUT_MS = 30_000;
 
 /** The parts of a successful token response the client uses. */
@@ -23,6 +24,8 @@ export interface TokenRequestInput {
   readonly assertion: () => Promise<string>;
   readonly scopes: readonly string[];
   readonly resources: readonly string[];
+  /** RFC 8693 token exchange instead of `client_credentials`: the person's (or a parent agent's delegated) token. */
+  readonly exchange?: { readonly subjectToken: string; readonly subjectTokenType: string } | undefined;
   /** DPoP key and the per-origin nonce memory; absent for bearer tokens. */
   readonly dpop: { readonly key: DpopKey; readonly nonces: Map<string, string> } | undefined;
   readonly clock: () => number;
@@ -61,11 +64,15 @@ async function readJson(response: Response): Promise<Record<string, unknown> | u
 async function send(input: TokenRequestInput, nonce: string | undefined): Promise<Response> {
   const endpoint = input.metadata.token_endpoint;
   const form = new URLSearchParams({
-    grant_type: 'client_credentials',
+    grant_type: input.exchange ? TOKEN_EXCHANGE : 'client_credentials',
     client_id: input.agentId,
     client_assertion_type: JWT_BEARER,
     client_assertion: await input.assertion(),
   });
+  if (input.exchange) {
+    form.set('subject_token', input.exchange.subjectToken);
+    form.set('subject_token_type', input.exchange.subjectTokenType);
+  }
   if (input.scopes.length > 0) form.set('scope', input.scopes.join(' '));
   for (const resource of input.resources) form.append('resource', resource);
   const headers = new Headers({
@@ -116,7 +123,7 @@ function parseSuccess(body: Record<string, unknown> | undefined, dpop: boolean):
 }
 
 /**
- * Performs one `client_credentials` token request with `private_key_jwt` client
+ * Performs one `client_credentials` (or RFC 8693 token exchange) token request with `private_key_jwt` client
  * authentication and, when a DPoP key is given, a DPoP proof. When the server
  * answers 400 `use_dpop_nonce` with a `DPoP-Nonce` header, it retries exactly
  * once with that nonce (fresh assertion and proof). Any `DPoP-Nonce` the server

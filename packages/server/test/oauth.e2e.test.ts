@@ -344,7 +344,10 @@ for (const dialect of DIALECTS) {
         assert.equal(m.jwks_uri, `${issuer}/oauth/jwks`);
         assert.equal(m.introspection_endpoint, `${issuer}/oauth/introspect`);
         assert.equal(m.revocation_endpoint, `${issuer}/oauth/revoke`);
-        assert.deepEqual(m.grant_types_supported, ['client_credentials']);
+        assert.deepEqual(m.grant_types_supported, [
+          'client_credentials',
+          'urn:ietf:params:oauth:grant-type:token-exchange',
+        ]);
         assert.deepEqual(m.token_endpoint_auth_methods_supported, ['private_key_jwt']);
         assert.ok(Array.isArray(m.dpop_signing_alg_values_supported));
         const dpopAlgs: unknown[] = m.dpop_signing_alg_values_supported;

@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/index.js';
 import { CliError } from './api-client.js';
 import { agentCommand } from './commands/agent.js';
+import { approvalCommand } from './commands/approval.js';
 import { auditCommand } from './commands/audit.js';
 import { consentCommand, idpCommand } from './commands/delegation.js';
 import { entityCommand } from './commands/entity.js';
@@ -54,6 +55,7 @@ for (const command of [
   entityCommand(),
   idpCommand(),
   consentCommand(),
+  approvalCommand(),
 ]) {
   program.addCommand(command);
 }

@@ -44,6 +44,10 @@ export interface Config {
   readonly accessTokenTtl: number;
   /** Clock leeway for time claims of inbound JWTs, in seconds; 0..300. Default 30. Env `CUSTOS_CLOCK_LEEWAY`. */
   readonly clockLeeway: number;
+  /** Most agents a delegation chain may hold (token exchange: `act` nesting); 1..10. Default 3. Env `CUSTOS_DELEGATION_MAX_DEPTH`. */
+  readonly delegationMaxDepth: number;
+  /** How long an approval request, and its reference once approved, stays usable, in seconds; 1..86400. Default 900. Env `CUSTOS_APPROVAL_TTL`. */
+  readonly approvalTtl: number;
   /** Longest accepted client-assertion lifetime (`exp` − `iat`), in seconds. Default 300. Env `CUSTOS_ASSERTION_MAX_LIFETIME`. */
   readonly assertionMaxLifetime: number;
   /** Signing algorithm of new keys: `ES256` (default) or `EdDSA`. Env `CUSTOS_SIGNING_ALG`. */
@@ -240,6 +244,8 @@ export const KEYS: Readonly<Record<keyof Config, KeySpec>> = {
   adminTokenTtlDays: { env: 'CUSTOS_ADMIN_TOKEN_TTL_DAYS', inFile: true, parse: integer(1, 3650) },
   accessTokenTtl: { env: 'CUSTOS_ACCESS_TOKEN_TTL', inFile: true, parse: integer(60, 3600) },
   clockLeeway: { env: 'CUSTOS_CLOCK_LEEWAY', inFile: true, parse: integer(0, 300) },
+  delegationMaxDepth: { env: 'CUSTOS_DELEGATION_MAX_DEPTH', inFile: true, parse: integer(1, 10) },
+  approvalTtl: { env: 'CUSTOS_APPROVAL_TTL', inFile: true, parse: integer(1, 86_400) },
   assertionMaxLifetime: { env: 'CUSTOS_ASSERTION_MAX_LIFETIME', inFile: true, parse: integer(10, 3600) },
   signingAlg: { env: 'CUSTOS_SIGNING_ALG', inFile: true, parse: oneOf(['ES256', 'EdDSA']) },
   keyRotationDays: { env: 'CUSTOS_KEY_ROTATION_DAYS', inFile: true, parse: integer(0, 3650) },

@@ -104,6 +104,8 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     adminTokenTtlDays: (raw.adminTokenTtlDays as number | undefined) ?? 90,
     accessTokenTtl: (raw.accessTokenTtl as number | undefined) ?? 300,
     clockLeeway: (raw.clockLeeway as number | undefined) ?? 30,
+    delegationMaxDepth: (raw.delegationMaxDepth as number | undefined) ?? 3,
+    approvalTtl: (raw.approvalTtl as number | undefined) ?? 900,
     assertionMaxLifetime: (raw.assertionMaxLifetime as number | undefined) ?? 300,
     signingAlg: (raw.signingAlg as Config['signingAlg'] | undefined) ?? 'ES256',
     keyRotationDays: (raw.keyRotationDays as number | undefined) ?? 30,

@@ -2,7 +2,7 @@ import { randomFillSync } from 'node:crypto';
 import { monotonicFactory } from 'ulid';
 
 /** Prefixes of Custos identifiers; the prefix tells a reader what an id names. */
-export type IdPrefix = 'agt' | 'usr' | 'tok' | 'evt' | 'fed' | 'grt' | 'idp' | 'cns' | 'fnd' | 'dlv';
+export type IdPrefix = 'agt' | 'usr' | 'tok' | 'evt' | 'fed' | 'grt' | 'idp' | 'cns' | 'fnd' | 'dlv' | 'apr';
 
 // ulid's default PRNG makes one CSPRNG call per character; draw from a pooled
 // buffer instead (refilled from the CSPRNG every 4 KiB): same source, far fewer calls.

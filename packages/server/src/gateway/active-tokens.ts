@@ -7,8 +7,11 @@ export interface TokenState {
   readonly agentId: string;
   /** Why it is not active (for the refusal message). */
   readonly reason: string | null;
-  /** The agent's own expiry: past it the token stops working even while cached. */
+  /** The agent's own expiry (for a delegated token, also every chain agent's and the consent's): past it the token stops working even while cached. */
   readonly agentExpiresAt: number;
+  /** The person a delegated token acts for, and the consent it derives from (null otherwise). */
+  readonly subject: string | null;
+  readonly consentId: string | null;
 }
 
 const MAX_ENTRIES = 50_000;
@@ -32,6 +35,8 @@ const MAX_ENTRIES = 50_000;
 export class ActiveTokens {
   private readonly entries = new Map<string, TokenState>();
   private readonly byAgent = new Map<string, Set<string>>();
+  /** Delegated tokens: dropped when any person or consent changes (both are rare). */
+  private readonly delegated = new Set<string>();
   private generation = 0;
   private readonly unsubscribe: () => void;
   private readonly listeners = new Set<(agentId: string | null) => void>();
@@ -56,6 +61,14 @@ export class ActiveTokens {
     if (change.id === '*' || change.topic === 'federation') {
       this.entries.clear();
       this.byAgent.clear();
+      this.delegated.clear();
+      agent = null;
+    } else if (
+      (change.topic === 'token' && change.id.startsWith('consent:')) ||
+      (change.topic === 'policy' && change.id.startsWith('entity:User::'))
+    ) {
+      for (const jti of this.delegated) this.entries.delete(jti);
+      this.delegated.clear();
       agent = null;
     } else if (change.topic === 'token') {
       const entry = this.entries.get(change.id);
@@ -69,41 +82,57 @@ export class ActiveTokens {
     if (agent !== undefined) for (const listener of this.listeners) listener(agent);
   }
 
-  /** The state of token `jti` right now (null: Custos has no record of it). */
-  async check(jti: string): Promise<TokenState | null> {
+  /**
+   * The state of token `jti` right now (null: Custos has no record of it).
+   * `chain`: the agents of a delegated token's (signed) `act` claim; each must
+   * still be active, as must the person and the consent.
+   */
+  async check(jti: string, chain: readonly string[] = []): Promise<TokenState | null> {
     const healthy = this.deps.store.changes.healthy();
     let state = healthy ? this.entries.get(jti) : undefined;
     if (!state) {
       const generation = this.generation;
-      const loaded = await this.load(jti);
+      const loaded = await this.load(jti, chain);
       if (!loaded) return null;
       state = loaded;
       if (healthy && generation === this.generation && this.deps.store.changes.healthy()) {
         if (this.entries.size >= MAX_ENTRIES) {
           this.entries.clear();
           this.byAgent.clear();
+          this.delegated.clear();
         }
         this.entries.set(jti, state);
-        const set = this.byAgent.get(state.agentId) ?? new Set<string>();
-        set.add(jti);
-        this.byAgent.set(state.agentId, set);
+        for (const agentId of new Set([state.agentId, ...chain])) {
+          const set = this.byAgent.get(agentId) ?? new Set<string>();
+          set.add(jti);
+          this.byAgent.set(agentId, set);
+        }
+        if (state.subject !== null) this.delegated.add(jti);
       }
     }
     if (state.active && state.agentExpiresAt <= this.deps.clock.now()) {
-      return { ...state, active: false, reason: 'the agent has expired' };
+      return {
+        ...state,
+        active: false,
+        reason: state.subject === null ? 'the agent has expired' : 'the agent or the consent has expired',
+      };
     }
     return state;
   }
 
-  private async load(jti: string): Promise<TokenState | null> {
+  private async load(jti: string, chain: readonly string[]): Promise<TokenState | null> {
     const { store } = this.deps;
     const record = await store.issuedTokens.get(jti);
     if (!record) return null;
+    const subject = record.subject ?? null;
+    const consentId = record.consentId ?? null;
     const inactive = (reason: string): TokenState => ({
       active: false,
       agentId: record.agentId,
       reason,
       agentExpiresAt: 0,
+      subject,
+      consentId,
     });
     if (record.revokedAt !== null) return inactive('the token has been revoked');
     const agent = await store.agents.get(record.agentId, { tags: false });
@@ -118,6 +147,22 @@ export class ActiveTokens {
       const issuers = await store.federatedIssuers.list();
       if (!issuers.some((i) => i.id === ref)) return inactive('the federated issuer is no longer trusted');
     }
-    return { active: true, agentId: agent.id, reason: null, agentExpiresAt: agent.expiresAt };
+    let validUntil = agent.expiresAt;
+    if (subject !== null) {
+      const person = await store.users.get(subject);
+      if (person?.status !== 'active') return inactive('the person it acts for is deactivated');
+      const consent = consentId ? await store.consents.get(consentId) : null;
+      if (!consent || consent.revokedAt !== null)
+        return inactive('the consent it derives from has been revoked');
+      validUntil = Math.min(validUntil, consent.expiresAt);
+      for (const id of chain) {
+        if (id === agent.id) continue;
+        const other = await store.agents.get(id, { tags: false });
+        if (other?.status !== 'active')
+          return inactive(`agent \`${id}\` of its delegation chain is ${other?.status ?? 'gone'}`);
+        validUntil = Math.min(validUntil, other.expiresAt);
+      }
+    }
+    return { active: true, agentId: agent.id, reason: null, agentExpiresAt: validUntil, subject, consentId };
   }
 }

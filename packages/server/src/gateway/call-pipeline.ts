@@ -3,7 +3,9 @@ import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { Actor, AuditEntry } from '../audit/index.js';
 import type { Clock } from '../core/index.js';
+import { type ApprovalDeps, requestApproval, useApproval } from '../governance/approvals.js';
 import { type Decision, denyReason, type EntityUid, type PolicyEngine, uidText } from '../policy/index.js';
+import type { ApprovalRecord } from '../storage/index.js';
 import type { CallAudit } from './call-audit.js';
 import type { CallCounters, RateLimiter } from './rate-limiter.js';
 import type { VerifiedCaller } from './token-check.js';
@@ -29,6 +31,10 @@ export interface CallFacts {
   readonly sessionCalls: number;
   /** Hashed into the record: a session id is a handle to a live session. */
   readonly sessionId: string | null;
+  /** An approval reference the agent presents for this exact call (`apr_…`), if any. */
+  readonly approval?: string | null | undefined;
+  /** What an approver is shown of the call (upstream, tool or route, arguments). */
+  readonly shown?: Readonly<Record<string, unknown>> | undefined;
   readonly sourceAddress: string;
   readonly requestId: string;
 }
@@ -37,12 +43,14 @@ export interface CallFacts {
 export class CallRefused extends Error {
   override readonly name = 'CallRefused';
   constructor(
-    readonly kind: 'refused' | 'rate_limited',
+    readonly kind: 'refused' | 'rate_limited' | 'approval_required',
     message: string,
     readonly detail: {
       readonly policies?: readonly string[];
       readonly retryAfterMs?: number;
       readonly reason?: string;
+      /** The pending approval request the agent can wait for, then retry with. */
+      readonly approval?: ApprovalRecord;
     },
   ) {
     super(message);
@@ -74,12 +82,59 @@ export interface PipelineDeps {
   /** Every agent, through every upstream, on this node. */
   readonly agentLimit: RateLimit | undefined;
   readonly dpopWindowMs: number;
+  readonly approvals: ApprovalDeps;
 }
 
 const hashOf = (value: string) => createHash('sha256').update(value).digest('base64url').slice(0, 22);
 
 function actorOf(caller: VerifiedCaller, requestId: string): Actor {
-  return { type: 'agent', id: caller.agentId, role: 'agent', userId: caller.onBehalfOf, requestId };
+  return {
+    type: 'agent',
+    id: caller.agentId,
+    role: 'agent',
+    userId: caller.onBehalfOf,
+    requestId,
+    ...(caller.onBehalfOf ? { onBehalfOf: { userId: caller.onBehalfOf, chain: caller.chain } } : {}),
+  };
+}
+
+/** `context.delegation` of a delegated call: the person, the chain of agents, its depth, the consent. */
+export function delegationContext(caller: VerifiedCaller): Record<string, unknown> | null {
+  if (!caller.onBehalfOf) return null;
+  return {
+    person: { __entity: { type: 'User', id: caller.onBehalfOf } },
+    chain: caller.chain.map((id) => ({ __entity: { type: 'Agent', id } })),
+    depth: caller.chain.length,
+    consent: caller.consentId ?? '',
+  };
+}
+
+/**
+ * The decision for a call. A delegated call is decided twice, with the same
+ * context: for the agent and for the person it acts for. Both must allow, so
+ * effective rights are the intersection; the deciding policies of a denial are
+ * those of the refusing side.
+ */
+async function decideCall(
+  engine: PolicyEngine,
+  caller: VerifiedCaller,
+  facts: CallFacts,
+  context: Record<string, unknown>,
+): Promise<{ decision: Decision; person: Decision | null }> {
+  const decision = await engine.decide({
+    principal: { type: 'Agent', id: caller.agentId },
+    action: facts.action,
+    resource: facts.resource,
+    context,
+  });
+  if (!caller.onBehalfOf || !decision.allowed) return { decision, person: null };
+  const person = await engine.decide({
+    principal: { type: 'User', id: caller.onBehalfOf },
+    action: facts.action,
+    resource: facts.resource,
+    context,
+  });
+  return { decision: person.allowed ? decision : person, person };
 }
 
 function auditTarget(resource: EntityUid): { type: string; id: string } {
@@ -159,14 +214,81 @@ export async function authorizeCall(
     sourceAddress: { __extn: { fn: 'ip', arg: isIP(facts.sourceAddress) ? facts.sourceAddress : '0.0.0.0' } },
     ...(caller.onBehalfOf ? { onBehalfOf: { __entity: { type: 'User', id: caller.onBehalfOf } } } : {}),
   };
-  const decision = await deps.engine.decide({
-    principal: { type: 'Agent', id: caller.agentId },
-    action: facts.action,
-    resource: facts.resource,
-    context,
-  });
+  const delegation = delegationContext(caller);
+  if (delegation) context.delegation = delegation;
+  context.approved = false;
+  let { decision, person } = await decideCall(deps.engine, caller, facts, context);
+  let approvalUsed: string | null = null;
+  const requirement = decision.allowed ? null : await deps.engine.approvalRequirement(decision);
+  if (requirement) {
+    const action = {
+      agentId: caller.agentId,
+      personId: caller.onBehalfOf,
+      action: facts.action,
+      resource: facts.resource,
+      args: facts.args,
+    };
+    if (!facts.approval) {
+      const approval = await requestApproval(deps.approvals, {
+        ...action,
+        kind: requirement.kind,
+        policies: requirement.policies,
+        shown: facts.shown ?? { upstream: facts.upstreamName, args: facts.args },
+        requestId: facts.requestId,
+      });
+      const reason = `approval required: ask the approver to approve \`${approval.id}\`, then retry with it`;
+      void deps.audit.record(
+        actor,
+        entry('denied', reason, {
+          decision: 'approval_required',
+          approval: approval.id,
+          policies: decision.policies,
+        }),
+      );
+      throw new CallRefused(
+        'approval_required',
+        `\`${facts.action}\` on \`${facts.resource.id}\`: ${reason}`,
+        {
+          policies: decision.policies,
+          reason,
+          approval,
+        },
+      );
+    }
+    // decide again as approved; the reference is spent only when that allows the call
+    const approved = await decideCall(deps.engine, caller, facts, { ...context, approved: true });
+    if (approved.decision.allowed) {
+      const problem = await useApproval(deps.approvals, facts.approval, action, facts.requestId);
+      if (problem) {
+        void deps.audit.record(
+          actor,
+          entry('denied', problem, { decision: 'deny', approval: facts.approval }),
+        );
+        throw new CallRefused(
+          'refused',
+          `\`${facts.action}\` on \`${facts.resource.id}\` refused: ${problem}`,
+          {
+            policies: decision.policies,
+            reason: problem,
+          },
+        );
+      }
+      approvalUsed = facts.approval;
+      ({ decision, person } = approved);
+    }
+  }
   const decided = {
     decision: decision.allowed ? 'allow' : 'deny',
+    ...(approvalUsed ? { approval: approvalUsed } : {}),
+    ...(caller.onBehalfOf
+      ? {
+          // the person and the chain are recorded from the actor (`onBehalfOf`, `delegation`)
+          consentId: caller.consentId,
+          ...(person
+            ? { personDecision: person.allowed ? 'allow' : 'deny', personPolicies: person.policies }
+            : {}),
+        }
+      : {}),
     policies: decision.policies,
     policyVersion: decision.version,
     ...(decision.errors.length > 0
@@ -182,7 +304,8 @@ export async function authorizeCall(
       : {}),
   };
   if (!decision.allowed) {
-    const reason = denyReason(decision) ?? 'denied';
+    const denied = denyReason(decision) ?? 'denied';
+    const reason = person && !person.allowed ? `the person it acts for may not: ${denied}` : denied;
     void deps.audit.record(actor, entry('denied', reason, decided));
     throw new CallRefused('refused', `\`${facts.action}\` on \`${facts.resource.id}\` refused: ${reason}`, {
       policies: decision.policies,

@@ -140,7 +140,8 @@ const record = (attributes: ReadonlyMap<string, string>) =>
  */
 export function gatewaySchemaBlock(input: InputUnion, routeParams: readonly string[]): string {
   const params = new Map([...new Set(routeParams)].sort().map((p) => [p, 'String']));
-  const common = 'session: GatewayCounters, sourceAddress: ipaddr, now: datetime, onBehalfOf?: User';
+  const common =
+    'session: GatewayCounters, sourceAddress: ipaddr, now: datetime, onBehalfOf?: User, delegation?: Delegation, approved: Bool';
   return [
     BLOCK_BEGIN,
     'entity McpServer;',

@@ -17,6 +17,8 @@ export interface GatewaySettings {
   readonly bodyLimit: number;
   readonly upstreamTimeoutMs: number;
   readonly agentLimit: RateLimit | undefined;
+  /** How long an approval request (and its reference once approved) stays usable, in ms. */
+  readonly approvalTtlMs: number;
 }
 
 export interface McpServerState {

@@ -100,6 +100,7 @@ export class Gateway {
         counters: new CallCounters(),
         agentLimit: options.agentLimit,
         dpopWindowMs,
+        approvals: { store: deps.store, clock: deps.clock, ttlMs: options.approvalTtlMs },
       },
     };
   }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform } from 'node:stream';
+import { approvalView } from '../governance/approvals.js';
 import { authorizeCall, CallRefused, type CallResult } from './call-pipeline.js';
 import type { GatewayContext, HttpApiState } from './context.js';
 import { GatewayError } from './gateway-error.js';
@@ -15,6 +16,7 @@ function problem(
   detail: string,
   requestId: string,
   headers: Record<string, string> = {},
+  extra: Record<string, unknown> = {},
 ): void {
   const text = JSON.stringify({
     type: `urn:custos:problem:gateway-${title.toLowerCase().replace(/[^a-z]+/g, '-')}`,
@@ -22,6 +24,7 @@ function problem(
     status,
     detail,
     requestId,
+    ...extra,
   });
   res.writeHead(status, {
     'content-type': 'application/problem+json',
@@ -31,6 +34,9 @@ function problem(
   });
   res.end(text);
 }
+
+/** The header an HTTP API call carries an approval reference in. */
+export const APPROVAL_HEADER = 'custos-approval';
 
 /** Counts (and caps) the bytes of a streamed request body. */
 function byteCap(limit: number, counter: { bytes: number; over: boolean }): Transform {
@@ -111,9 +117,24 @@ export async function handleHttpApi(
       sessionId: null,
       sourceAddress: req.socket.remoteAddress ?? '',
       requestId,
+      approval: typeof req.headers[APPROVAL_HEADER] === 'string' ? req.headers[APPROVAL_HEADER] : null,
+      shown: { api: api.name, method, path, query },
     });
   } catch (error) {
     if (!(error instanceof CallRefused)) throw error;
+    if (error.kind === 'approval_required' && error.detail.approval) {
+      return problem(
+        res,
+        403,
+        'Approval required',
+        error.message,
+        requestId,
+        {},
+        {
+          approval: approvalView(error.detail.approval, ctx.clock.now()),
+        },
+      );
+    }
     if (error.kind === 'rate_limited') {
       const seconds = Math.max(1, Math.ceil((error.detail.retryAfterMs ?? 1000) / 1000));
       return problem(res, 429, 'Rate limited', error.message, requestId, { 'retry-after': String(seconds) });

@@ -50,6 +50,8 @@ export const RPC = {
   internalError: -32603,
   /** The policy engine refused the call. */
   refused: -32003,
+  /** A human must approve this exact call first: `data.approval` names the request to wait for. */
+  approvalRequired: -32004,
   /** A rate limit: `data.retryAfterMs` says when to try again. */
   rateLimited: -32029,
   /** The upstream could not be reached or failed. */

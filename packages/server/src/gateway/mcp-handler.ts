@@ -1,6 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AGENT_INACTIVE } from '../policy/index.js';
-import { authorizeCall, type CallFacts, CallRefused, type CallResult, visibleIn } from './call-pipeline.js';
+import { approvalView } from '../governance/approvals.js';
+import { AGENT_INACTIVE, USER_INACTIVE } from '../policy/index.js';
+import {
+  authorizeCall,
+  type CallFacts,
+  CallRefused,
+  type CallResult,
+  delegationContext,
+  visibleIn,
+} from './call-pipeline.js';
 import type { GatewayContext, McpServerState } from './context.js';
 import { GatewayError } from './gateway-error.js';
 import { readBody } from './http-forward.js';
@@ -50,6 +58,13 @@ function sendJson(
 }
 
 /** What a call asks for, in Cedar terms; null for methods that are not decided. */
+/** The approval reference in a request's `_meta`, if it names one. */
+function approvalReference(message: JsonRpcRequest): string | null {
+  const meta = message.params?._meta;
+  const value = isObject(meta) ? meta[APPROVAL_META] : undefined;
+  return typeof value === 'string' && value !== '' ? value : null;
+}
+
 function callFacts(
   server: string,
   message: JsonRpcRequest,
@@ -280,10 +295,12 @@ async function post(
       sessionId: session.id,
       sourceAddress,
       requestId,
+      approval: approvalReference(message),
+      shown: { server: state.server.name, method: message.method, ...facts.context },
     });
   } catch (error) {
     if (!(error instanceof CallRefused)) throw error;
-    return refuse(res, message.id, error);
+    return refuse(res, message.id, error, ctx.clock.now());
   }
   session.calls++;
   let result: CallResult;
@@ -354,7 +371,22 @@ async function post(
   call.finish(result);
 }
 
-function refuse(res: ServerResponse, id: JsonRpcId, error: CallRefused): void {
+/** Where an MCP client puts an approval reference: `params._meta["custos/approval"]`. */
+export const APPROVAL_META = 'custos/approval';
+
+function refuse(res: ServerResponse, id: JsonRpcId, error: CallRefused, now: number): void {
+  if (error.kind === 'approval_required' && error.detail.approval) {
+    sendJson(
+      res,
+      200,
+      rpcError(id, RPC.approvalRequired, error.message, {
+        reason: error.detail.reason,
+        policies: error.detail.policies ?? [],
+        approval: approvalView(error.detail.approval, now),
+      }),
+    );
+    return;
+  }
   if (error.kind === 'rate_limited') {
     const retryAfterMs = error.detail.retryAfterMs ?? 1000;
     sendJson(res, 200, rpcError(id, RPC.rateLimited, error.message, { retryAfterMs }), {
@@ -532,21 +564,30 @@ async function listing(
       __extn: { fn: 'ip', arg: /^[\d.]+$|:/.test(sourceAddress) ? sourceAddress : '0.0.0.0' },
     },
     ...(caller.onBehalfOf ? { onBehalfOf: { __entity: { type: 'User', id: caller.onBehalfOf } } } : {}),
+    ...(caller.onBehalfOf ? { delegation: delegationContext(caller) } : {}),
+    approved: false,
   };
+  // a delegated caller sees what both the agent and the person it acts for may call
+  const principals = [
+    { type: 'Agent', id: caller.agentId },
+    ...(caller.onBehalfOf ? [{ type: 'User', id: caller.onBehalfOf }] : []),
+  ];
   const may = async (
     action: string,
     resource: { type: string; id: string },
     context: Record<string, unknown>,
-  ) =>
-    visibleIn(
-      await ctx.pipeline.engine.decide({
-        principal: { type: 'Agent', id: caller.agentId },
+  ) => {
+    for (const principal of principals) {
+      const decision = await ctx.pipeline.engine.decide({
+        principal,
         action,
         resource,
         context: { ...context, ...common },
-      }),
-      AGENT_INACTIVE,
-    );
+      });
+      if (!visibleIn(decision, principal.type === 'User' ? USER_INACTIVE : AGENT_INACTIVE)) return false;
+    }
+    return true;
+  };
   const filter = async (key: string, check: (item: Record<string, unknown>) => Promise<boolean>) => {
     const items = Array.isArray(result[key]) ? (result[key] as unknown[]) : [];
     const kept: unknown[] = [];

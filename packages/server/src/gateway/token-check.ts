@@ -2,7 +2,7 @@ import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { verifyJwsSignature } from '@custos/sdk';
 import { decodeJwt, decodeProtectedHeader, type JWTPayload } from 'jose';
 import type { Clock } from '../core/index.js';
-import { type DpopSettings, type KeyRing, OAuthError, verifyDpopProof } from '../oauth/index.js';
+import { actChain, type DpopSettings, type KeyRing, OAuthError, verifyDpopProof } from '../oauth/index.js';
 import type { ActiveTokens } from './active-tokens.js';
 import { GatewayError } from './gateway-error.js';
 import type { ProofReplayCache } from './replay-cache.js';
@@ -15,6 +15,10 @@ export interface VerifiedCaller {
   readonly agentId: string;
   /** The human the agent acts for (`sub` of a delegated token with `act`), or null. */
   readonly onBehalfOf: string | null;
+  /** The delegation chain of a delegated token, first actor first (the last is `agentId`); empty otherwise. */
+  readonly chain: readonly string[];
+  /** The consent a delegated token derives from. */
+  readonly consentId: string | null;
   readonly tokenId: string;
   /** Thumbprint of the DPoP key, for bound tokens. */
   readonly jkt: string | null;
@@ -175,17 +179,22 @@ export class TokenVerifier {
       throw invalidToken('the access token is not DPoP-bound: send it as `Authorization: Bearer <token>`');
     }
 
-    const act = claims.act as { sub?: unknown } | undefined;
-    const agentId = typeof act?.sub === 'string' ? act.sub : claims.sub;
+    const chain = actChain(claims.act);
+    if (chain === null) throw invalidToken('the access token has a malformed `act` claim');
+    const agentId = chain.at(-1) ?? claims.sub;
     if (!AGENT_ID.test(agentId)) throw invalidToken('the access token was not issued to an agent');
-    const state = await this.active.check(claims.jti);
+    const state = await this.active.check(claims.jti, chain);
     if (!state) throw invalidToken('the access token is unknown to this issuer');
     if (!state.active)
       throw invalidToken(`the access token is no longer active: ${state.reason ?? 'revoked'}`);
     if (state.agentId !== agentId) throw invalidToken('the access token was not issued to this agent');
+    if (chain.length > 0 && state.subject !== claims.sub)
+      throw invalidToken('the access token does not act for the person it names');
     return {
       agentId,
-      onBehalfOf: typeof act?.sub === 'string' ? claims.sub : null,
+      onBehalfOf: chain.length > 0 ? claims.sub : null,
+      chain,
+      consentId: chain.length > 0 ? state.consentId : null,
       tokenId: claims.jti,
       jkt: boundTo,
       proof,

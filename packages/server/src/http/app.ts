@@ -13,6 +13,7 @@ import { toProblem } from './problem.js';
 import type { RouteAccess, RouteDef } from './route.js';
 import { adminTokenRoutes } from './routes/admin-tokens.js';
 import { agentRoutes } from './routes/agents.js';
+import { approvalRoutes } from './routes/approvals.js';
 import { auditRoutes } from './routes/audit-events.js';
 import { auditExportRoutes } from './routes/audit-export.js';
 import { registerAuthzenRoutes } from './routes/authzen.js';
@@ -42,6 +43,7 @@ export const API_ROUTES: readonly RouteDef[] = [
   ...federationRoutes,
   ...secretRoutes,
   ...delegationRoutes,
+  ...approvalRoutes,
   ...policyRoutes,
   ...grantRoutes,
   ...entityRoutes,

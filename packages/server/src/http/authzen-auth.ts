@@ -35,11 +35,28 @@ export async function authenticatePdpCaller(deps: AppDeps, request: FastifyReque
     }
     return actor;
   }
+  return authenticateAgentToken(deps, request, AUTHZEN_SCOPE);
+}
+
+/**
+ * Authenticates an agent by an access token Custos issued to it (`Bearer`, or
+ * `DPoP` with a fresh proof when the token is bound), optionally requiring a scope.
+ */
+export async function authenticateAgentToken(
+  deps: AppDeps,
+  request: FastifyRequest,
+  requiredScope: string | null,
+): Promise<Actor> {
+  const match = /^(Bearer|DPoP)[ ]+([^ ]+)[ ]*$/i.exec(request.headers.authorization ?? '');
+  if (!match?.[1] || !match[2])
+    throw unauthenticated('the `Authorization` header must use the Bearer or DPoP scheme');
+  const scheme = match[1].toLowerCase();
+  const token = match[2];
   const active = await verifyIssuedToken(deps.oauth, token);
   if (!active) throw unauthenticated('the access token is not active');
   const scopes = typeof active.claims.scope === 'string' ? active.claims.scope.split(' ') : [];
-  if (!scopes.includes(AUTHZEN_SCOPE)) {
-    throw new CustosError('forbidden', `the access token lacks the \`${AUTHZEN_SCOPE}\` scope`);
+  if (requiredScope !== null && !scopes.includes(requiredScope)) {
+    throw new CustosError('forbidden', `the access token lacks the \`${requiredScope}\` scope`);
   }
   const cnf = active.claims.cnf as { jkt?: unknown } | undefined;
   if (typeof cnf?.jkt === 'string') {

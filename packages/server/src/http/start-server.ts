@@ -126,6 +126,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         nonces: config.dpopNonce ? new DpopNonces(hmacKey(master.key, 'dpop-nonce')) : null,
       },
       accessTokenTtlSeconds: config.accessTokenTtl,
+      delegationMaxDepth: config.delegationMaxDepth,
     };
     const auditKey = await loadAuditKey({ store, clock, master }, config.auditOrigin);
     const checkpointer = new Checkpointer({ store, clock, logger }, auditKey, {
@@ -175,6 +176,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         allowedOrigins: new Set(config.gatewayAllowedOrigins),
         bodyLimit: config.gatewayBodyLimit,
         upstreamTimeoutMs: config.gatewayUpstreamTimeout * 1000,
+        approvalTtlMs: config.approvalTtl * 1000,
         agentLimit:
           config.gatewayAgentRate > 0
             ? { rate: config.gatewayAgentRate, burst: config.gatewayAgentBurst }

@@ -16,6 +16,8 @@ export interface OAuthDeps {
   readonly committer: GroupCommitter;
   readonly dpop: DpopSettings;
   readonly accessTokenTtlSeconds: number;
+  /** Most agents a delegation chain may hold (token exchange). */
+  readonly delegationMaxDepth: number;
   /** Decides which scopes and audiences an agent may get (`token:issue`). */
   readonly policy: PolicyEngine;
 }

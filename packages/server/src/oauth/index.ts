@@ -1,3 +1,4 @@
+export { actChain, actClaim } from './act-chain.js';
 export type { AuthenticatedClient, ClientAuthSettings } from './client-auth.js';
 export { ASSERTION_ALGS, ASSERTION_TYPE, ClientAuthenticator } from './client-auth.js';
 export type { OAuthDeps, OAuthRequest, OAuthResponse } from './deps.js';

@@ -18,7 +18,7 @@ export function authorizationServerMetadata(issuer: string, dpopNonce: boolean):
     token_endpoint: `${issuer}${PATHS.token}`,
     introspection_endpoint: `${issuer}${PATHS.introspection}`,
     revocation_endpoint: `${issuer}${PATHS.revocation}`,
-    grant_types_supported: ['client_credentials'],
+    grant_types_supported: ['client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange'],
     response_types_supported: [],
     token_endpoint_auth_methods_supported: ['private_key_jwt'],
     token_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGS],

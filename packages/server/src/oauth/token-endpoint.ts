@@ -12,6 +12,7 @@ import { type VerifiedProof, verifyDpopProof } from './dpop.js';
 import { type Form, one, requireForm } from './form.js';
 import { issueAccessToken } from './issue-access-token.js';
 import { OAuthError } from './oauth-error.js';
+import { handleTokenExchange, TOKEN_EXCHANGE } from './token-exchange.js';
 
 const CLIENT_CREDENTIALS = 'client_credentials';
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
@@ -24,7 +25,7 @@ function agentActor(agentId: string, requestId: string): Actor {
 function checkGrantType(form: Form): string {
   const grantType = one(form, 'grant_type');
   if (!grantType) throw new OAuthError('invalid_request', 'missing `grant_type`');
-  if (grantType !== CLIENT_CREDENTIALS) {
+  if (grantType !== CLIENT_CREDENTIALS && grantType !== TOKEN_EXCHANGE) {
     throw new OAuthError('unsupported_grant_type', `grant type \`${grantType}\` is not supported`);
   }
   return grantType;
@@ -102,20 +103,16 @@ async function candidates(
   return [...new Set([...listed, ...named.map((u) => u.id)])];
 }
 
-/** Records a refused `token:issue` decision (with its policies) before the refusal is answered. */
+/** Records a refused `token:issue` (or `token:exchange`) decision, with its policies, before the refusal is answered. */
 async function recordRefusedIssue(
   deps: OAuthDeps,
-  requestId: string,
+  actor: Actor,
   refused: Granted['decisions'][number],
 ): Promise<void> {
   await deps.committer
     .submit({
       statements: [
-        auditStatement(
-          deps.clock,
-          agentActor(refused.request.principal.id, requestId),
-          decisionAuditEntry(refused.request, refused.decision, 'token'),
-        ),
+        auditStatement(deps.clock, actor, decisionAuditEntry(refused.request, refused.decision, 'token')),
       ],
     })
     .catch(() => undefined); // the refusal itself is recorded by the caller (`token.refuse`)
@@ -147,7 +144,7 @@ async function grantScopes(
   const decisions = await decideIssue(deps, agent, 'Scope', requested);
   const refused = decisions.find((d) => !d.decision.allowed);
   if (refused) {
-    await recordRefusedIssue(deps, requestId, refused);
+    await recordRefusedIssue(deps, agentActor(agent.id, requestId), refused);
     throw new OAuthError(
       'invalid_scope',
       `scope \`${refused.request.resource.id}\` is not allowed for this client`,
@@ -181,7 +178,7 @@ async function grantAudience(
     const decisions = await decideIssue(deps, agent, 'Audience', resources);
     const refused = decisions.find((d) => !d.decision.allowed);
     if (refused) {
-      await recordRefusedIssue(deps, requestId, refused);
+      await recordRefusedIssue(deps, agentActor(agent.id, requestId), refused);
       throw new OAuthError(
         'invalid_target',
         `resource \`${refused.request.resource.id}\` is not allowed for this client`,
@@ -235,11 +232,25 @@ async function checkDpop(
  * (group commit) before the token is returned: no record, no token.
  */
 export async function handleTokenRequest(deps: OAuthDeps, request: OAuthRequest): Promise<OAuthResponse> {
-  const form = requireForm(request.contentType, request.body, ['resource']);
-  checkGrantType(form);
+  const form = requireForm(request.contentType, request.body, ['resource', 'audience']);
+  const grantType = checkGrantType(form);
   const client = await authenticateClient(deps, form, request.authorization);
   const agent = client.agent;
   const proof = await checkDpop(deps, request, agent);
+  if (grantType === TOKEN_EXCHANGE) {
+    return handleTokenExchange(deps, request, {
+      form,
+      client,
+      proof,
+      audienceCandidates: () => candidates(deps, agent, 'Audience'),
+      recordRefused: (refused, onBehalfOf) =>
+        recordRefusedIssue(deps, { ...agentActor(agent.id, request.requestId), onBehalfOf }, refused),
+      policyDetails: (decisions) => policyDetails([{ values: [], decisions: [...decisions] }]),
+      actor: (onBehalfOf) => ({ ...agentActor(agent.id, request.requestId), onBehalfOf }),
+    });
+  }
+  if (form.has('audience'))
+    throw new OAuthError('invalid_request', 'parameter `audience` is only for token exchange');
   const grantedScopes = await grantScopes(deps, form, agent, request.requestId);
   const grantedAudience = await grantAudience(deps, form, agent, request.requestId);
   const scopes = grantedScopes.values;
@@ -342,7 +353,7 @@ export async function recordTokenRefusal(
 ): Promise<void> {
   let claimed: string | undefined;
   try {
-    claimed = one(requireForm(request.contentType, request.body, ['resource']), 'client_id');
+    claimed = one(requireForm(request.contentType, request.body, ['resource', 'audience']), 'client_id');
   } catch {
     claimed = undefined;
   }

@@ -1,5 +1,6 @@
 import { type CryptoKey, decodeProtectedHeader, importJWK, type JWK, type JWTPayload, jwtVerify } from 'jose';
 import type { IssuedTokenRecord } from '../storage/index.js';
+import { actChain } from './act-chain.js';
 import type { OAuthDeps } from './deps.js';
 
 export interface ActiveToken {
@@ -50,6 +51,19 @@ export async function verifyIssuedToken(deps: OAuthDeps, token: string): Promise
   } else if (kind === 'federation') {
     const issuers = await deps.store.federatedIssuers.list();
     if (!issuers.some((i) => i.id === ref)) return null;
+  }
+  if (record.subject) {
+    // delegated: the person, the consent and every agent of the chain must still stand
+    const person = await deps.store.users.get(record.subject);
+    if (person?.status !== 'active' || claims.sub !== record.subject) return null;
+    const consent = record.consentId ? await deps.store.consents.get(record.consentId) : null;
+    if (!consent || consent.revokedAt !== null || consent.expiresAt <= now) return null;
+    const chain = actChain(claims.act);
+    if (!chain || chain.at(-1) !== record.agentId) return null;
+    for (const id of chain.slice(0, -1)) {
+      const other = await deps.store.agents.get(id);
+      if (other?.status !== 'active' || other.expiresAt <= now) return null;
+    }
   }
   return { claims, record };
 }

@@ -15,7 +15,7 @@ import { EntityLoader } from './entity-loader.js';
 import type { EntityUid } from './entity-uid.js';
 import { grantMember } from './grant-template.js';
 import { platformMembers, recordMember } from './members.js';
-import { AGENT_INACTIVE } from './platform-policies.js';
+import { AGENT_INACTIVE, USER_INACTIVE } from './platform-policies.js';
 import { requestKeys, type ScopeKey } from './policy-scope.js';
 import { buildSchema, type EffectiveSchema } from './schema.js';
 
@@ -220,6 +220,16 @@ export class PolicyEngine {
         refusal = { policyId: AGENT_INACTIVE, message: why };
         refusedBy = AGENT_INACTIVE;
       }
+    } else if (request.principal.type === 'User') {
+      const status = gathered.loaded[0]?.json.attrs.status;
+      if (status !== 'active') {
+        const why =
+          status === undefined
+            ? `user \`${request.principal.id}\` does not exist`
+            : `user \`${request.principal.id}\` is ${String(status)}`;
+        refusal = { policyId: USER_INACTIVE, message: why };
+        refusedBy = USER_INACTIVE;
+      }
     }
     return {
       principal: { type: request.principal.type, id: request.principal.id },
@@ -276,6 +286,45 @@ export class PolicyEngine {
       decision === 'allow' && !allowed ? [...new Set(errors.map((e) => e.policyId))] : diagnostics.reason;
     return { allowed, policies, errors, version: set.version, evaluated: slot.count };
   }
+
+  /**
+   * Whether a human's approval can lift a denial: only when every deciding
+   * policy is an enforced `forbid` annotated `@approval("person")` or
+   * `@approval("owner")` and nothing erred. Such a forbid should end with
+   * `unless { context.approved }`, which the gateway sets once a matching
+   * approval is presented. Null: the denial stands.
+   */
+  async approvalRequirement(
+    decision: Decision,
+  ): Promise<{ kind: 'person' | 'owner'; policies: string[] } | null> {
+    if (decision.allowed || decision.errors.length > 0 || decision.policies.length === 0) return null;
+    const state = await this.current();
+    if (state.version !== decision.version) return null;
+    let kind: 'person' | 'owner' = 'person';
+    for (const id of decision.policies) {
+      const member = state.enforce.members.find((m) => m.id === id);
+      if (member?.kind !== 'static' || member.effect !== 'forbid') return null;
+      const wanted = approvalAnnotation(member.text);
+      if (wanted === null) return null;
+      if (wanted === 'owner') kind = 'owner';
+    }
+    return { kind, policies: [...decision.policies] };
+  }
+}
+
+const annotations = new Map<string, 'person' | 'owner' | null>();
+
+/** The `@approval("person"|"owner")` annotation of a policy's text, or null. */
+function approvalAnnotation(text: string): 'person' | 'owner' | null {
+  let value = annotations.get(text);
+  if (value === undefined) {
+    const answer = cedar.policyToJson(text);
+    const raw = answer.type === 'success' ? answer.json.annotations?.approval : undefined;
+    value = raw === 'person' || raw === 'owner' ? raw : null;
+    if (annotations.size > 10_000) annotations.clear();
+    annotations.set(text, value);
+  }
+  return value;
 }
 
 /** The action and the action groups it is in (from the schema): Cedar needs them for `action in …`. */

@@ -21,7 +21,7 @@ export type { EntityUid } from './entity-uid.js';
 export { isEntityTypeName, parseUidText, uidText } from './entity-uid.js';
 export type { AddGrantInput, GrantQuery } from './grants.js';
 export { addGrant, getGrant, listGrants, revokeGrant } from './grants.js';
-export { AGENT_INACTIVE, PLATFORM_POLICIES } from './platform-policies.js';
+export { AGENT_INACTIVE, PLATFORM_POLICIES, USER_INACTIVE } from './platform-policies.js';
 export { CORE_SCHEMA, DEFAULT_EXTENSION } from './platform-schema.js';
 export type { PolicySetView } from './policy-reads.js';
 export { getPolicy, listPolicies, listPolicyVersions } from './policy-reads.js';

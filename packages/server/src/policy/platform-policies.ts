@@ -23,3 +23,6 @@ export const RESERVED_POLICY_ID = /^(custos:|grt_)/;
  * agent before any policy, so request properties cannot lift it.
  */
 export const AGENT_INACTIVE = 'custos:agent-inactive';
+
+/** The same for a person (a `User` principal): unknown or deactivated people are denied everything. */
+export const USER_INACTIVE = 'custos:user-inactive';

@@ -32,7 +32,12 @@ entity Agent in [Team] {
 // OAuth: a scope an agent may be issued; an audience (RFC 8707 resource) it may get tokens for
 entity Scope;
 entity Audience;
-action "token:issue", "token:exchange" appliesTo { principal: [Agent], resource: [Scope, Audience] };
+action "token:issue" appliesTo { principal: [Agent], resource: [Scope, Audience] };
+// Delegation (RFC 8693 token exchange): the person an agent acts for, every agent of the chain
+// (first actor to current one), its depth, and the consent it derives from
+type Delegation = { person: User, chain: Set<Agent>, depth: Long, consent: String };
+// token:exchange: asked for the acting agent (the hop) and for the person (their rights)
+action "token:exchange" appliesTo { principal: [Agent, User], resource: [Scope, Audience], context: { delegation: Delegation } };
 `;
 
 export const DEFAULT_EXTENSION = `// Custos platform schema: default extension (MCP servers and tools, HTTP APIs and routes)

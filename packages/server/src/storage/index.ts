@@ -85,3 +85,9 @@ export type {
 } from './store.js';
 export { UniqueViolation } from './store.js';
 export { StoreUnavailable } from './store-unavailable.js';
+export type {
+  ApprovalFilter,
+  ApprovalRecord,
+  ApprovalRepositories,
+  ApprovalStatus,
+} from './sql-approval-repositories.js';

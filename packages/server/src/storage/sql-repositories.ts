@@ -9,6 +9,7 @@ import type {
   TeamRecord,
   UserRecord,
 } from './records.js';
+import { approvalRepositories } from './sql-approval-repositories.js';
 import { auditLogRepositories } from './sql-audit-repositories.js';
 import { consoleRepositories } from './sql-console-repositories.js';
 import { delegationRepositories } from './sql-delegation-repositories.js';
@@ -543,5 +544,6 @@ export function sqlRepositories(ex: SqlExecutor, forUpdate: string): Repositorie
     ...gateway,
     ...monitorRepositories(ex),
     ...delegation,
+    ...approvalRepositories(ex),
   };
 }

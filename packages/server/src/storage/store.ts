@@ -22,6 +22,7 @@ import type {
   UserStatus,
 } from './records.js';
 import type { ConsoleRepositories } from './sql-console-repositories.js';
+import type { ApprovalRepositories } from './sql-approval-repositories.js';
 import type { GatewayRepositories } from './sql-gateway-repositories.js';
 import type { MonitorRepositories } from './sql-monitor-repositories.js';
 import type { PolicyRepositories } from './sql-policy-repositories.js';
@@ -108,7 +109,7 @@ export type UserPatch = Partial<Pick<UserRecord, 'name' | 'managerId' | 'email'>
  *   transitions from the same status, exactly one returns the record; the others
  *   return null.
  */
-export interface Repositories extends GatewayRepositories, MonitorRepositories {
+export interface Repositories extends GatewayRepositories, MonitorRepositories, ApprovalRepositories {
   readonly users: {
     insert(user: UserRecord): Promise<void>;
     get(id: string): Promise<UserRecord | null>;
