@@ -42,6 +42,7 @@ for (const dialect of DIALECTS) {
     let resource: string;
     let idpKeys: Awaited<ReturnType<typeof newKeyPair>>;
     let alice: { id: string; email: string };
+    let bea: { id: string; email: string }; // consents to the stranger for one tool only
     let assistant: TestAgent; // A: acts for alice
     let helper: TestAgent; // B: a sub-agent of A
     let third: TestAgent; // C: would be a third hop
@@ -113,6 +114,7 @@ for (const dialect of DIALECTS) {
       const user = async (email: string) =>
         (await t.api('POST', '/api/v1/users', { body: { email, name: email } })).body;
       alice = (await user('alice@example.com')) as { id: string; email: string };
+      bea = (await user('bea@example.com')) as { id: string; email: string };
       await user('owner@example.com');
       idpKeys = await newKeyPair();
       const idp = await t.api('POST', '/api/v1/idps', {
@@ -159,6 +161,14 @@ for (const dialect of DIALECTS) {
             {
               id: 'no-third-party-for-assistant',
               text: `forbid (principal == Agent::"${third.id}", action == Action::"token:exchange", resource) when { context.delegation.chain.contains(Agent::"${assistant.id}") };`,
+            },
+            {
+              id: 'bea-delegates-and-calls',
+              text: `permit (principal == User::"${bea.id}", action in [Action::"token:exchange", Action::"tools/call"], resource);`,
+            },
+            {
+              id: 'no-secrets-for-bea-through-agents',
+              text: `forbid (principal is Agent, action == Action::"tools/call", resource == Tool::"everything/echo") when { context has delegation && context.delegation.person == User::"${bea.id}" && context.input has message && context.input.message like "*secret*" };`,
             },
             {
               id: 'alice-may-echo',
@@ -438,6 +448,60 @@ for (const dialect of DIALECTS) {
       );
       assert.ok(hop, 'the refused hop is recorded with its decision');
       assert.match(JSON.stringify(hop), /no-third-party-for-assistant/);
+    });
+
+    it('a consent can name tools; policies see the delegation and can be stricter for it', async () => {
+      const consent = await t.api('POST', '/api/v1/consents', {
+        body: {
+          user: bea.email,
+          agent: stranger.id,
+          scopes: ['files:read'],
+          tools: ['everything/echo'],
+          expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+        },
+      });
+      assert.equal(consent.status, 201, JSON.stringify(consent.body));
+      assert.deepEqual(consent.body.tools, ['everything/echo']);
+      const bad = await t.api('POST', '/api/v1/consents', {
+        body: {
+          user: bea.email,
+          agent: stranger.id,
+          scopes: ['files:read'],
+          tools: ['no slash'],
+          expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+        },
+      });
+      assert.equal(bad.status, 400);
+      const delegated = await exchange(stranger, await idToken(bea.email), { scope: 'files:read' });
+      assert.equal(delegated.status, 200, JSON.stringify(delegated.body));
+      const mcp = await mcpWith(String(delegated.body.access_token));
+      const tools = ((await mcp.listTools()).tools ?? []).map((tool) => tool.name);
+      assert.deepEqual(tools, ['echo'], 'only the tools the consent names are listed');
+      await assert.rejects(
+        mcp.callTool({ name: 'get-sum', arguments: { a: 1, b: 2 } }),
+        /consent does not cover tool `everything\/get-sum`/,
+      );
+      assert.equal(textOf(await mcp.callTool({ name: 'echo', arguments: { message: 'hi' } })), 'Echo: hi');
+      await assert.rejects(
+        mcp.callTool({ name: 'echo', arguments: { message: 'a secret' } }),
+        /forbidden by `no-secrets-for-bea-through-agents`/,
+      );
+      await mcp.close();
+      // the same agent on its own is not bound by a rule about Bea's delegation
+      const own = createAgentClient({
+        issuer,
+        agentId: stranger.id,
+        privateKey: stranger.privateKey,
+        privateKeyId: stranger.kid,
+        privateKeyAlg: 'ES256',
+        dpop: false,
+      });
+      const ownMcp = await mcpWith((await own.getToken({ resource })).accessToken);
+      assert.equal(
+        textOf(await ownMcp.callTool({ name: 'echo', arguments: { message: 'a secret' } })),
+        'Echo: a secret',
+      );
+      await ownMcp.close();
     });
 
     it('revoking the consent ends every token derived from it within a second, at the gateway and at introspection', async () => {

@@ -12,6 +12,8 @@ export interface TokenState {
   /** The person a delegated token acts for, and the consent it derives from (null otherwise). */
   readonly subject: string | null;
   readonly consentId: string | null;
+  /** The tools the consent limits a delegated token to (`server/tool`, `server/*`); null: not limited. */
+  readonly consentTools: readonly string[] | null;
 }
 
 const MAX_ENTRIES = 50_000;
@@ -133,6 +135,7 @@ export class ActiveTokens {
       agentExpiresAt: 0,
       subject,
       consentId,
+      consentTools: null,
     });
     if (record.revokedAt !== null) return inactive('the token has been revoked');
     const agent = await store.agents.get(record.agentId, { tags: false });
@@ -148,6 +151,7 @@ export class ActiveTokens {
       if (!issuers.some((i) => i.id === ref)) return inactive('the federated issuer is no longer trusted');
     }
     let validUntil = agent.expiresAt;
+    let consentTools: readonly string[] | null = null;
     if (subject !== null) {
       const person = await store.users.get(subject);
       if (person?.status !== 'active') return inactive('the person it acts for is deactivated');
@@ -155,6 +159,7 @@ export class ActiveTokens {
       if (!consent || consent.revokedAt !== null)
         return inactive('the consent it derives from has been revoked');
       validUntil = Math.min(validUntil, consent.expiresAt);
+      consentTools = consent.tools ?? null;
       for (const id of chain) {
         if (id === agent.id) continue;
         const other = await store.agents.get(id, { tags: false });
@@ -163,6 +168,14 @@ export class ActiveTokens {
         validUntil = Math.min(validUntil, other.expiresAt);
       }
     }
-    return { active: true, agentId: agent.id, reason: null, agentExpiresAt: validUntil, subject, consentId };
+    return {
+      active: true,
+      agentId: agent.id,
+      reason: null,
+      agentExpiresAt: validUntil,
+      subject,
+      consentId,
+      consentTools,
+    };
   }
 }

@@ -98,6 +98,13 @@ function actorOf(caller: VerifiedCaller, requestId: string): Actor {
   };
 }
 
+/** Whether the consent of a delegated call lets the agent call this tool (`server/tool` or `server/*`). */
+export function consentCovers(caller: VerifiedCaller, resource: EntityUid): boolean {
+  if (!caller.consentTools || resource.type !== 'Tool') return true;
+  const server = resource.id.split('/')[0];
+  return caller.consentTools.some((t) => t === resource.id || t === `${server}/*`);
+}
+
 /** `context.delegation` of a delegated call: the person, the chain of agents, its depth, the consent. */
 export function delegationContext(caller: VerifiedCaller): Record<string, unknown> | null {
   if (!caller.onBehalfOf) return null;
@@ -203,6 +210,14 @@ export async function authorizeCall(
     void deps.audit.record(actor, entry('denied', reason, { decision: 'rate_limited', retryAfterMs: wait }));
     throw new CallRefused('rate_limited', `\`${facts.action}\` on \`${facts.resource.id}\`: ${reason}`, {
       retryAfterMs: wait,
+    });
+  }
+
+  if (!consentCovers(caller, facts.resource)) {
+    const reason = `the person's consent does not cover tool \`${facts.resource.id}\``;
+    void deps.audit.record(actor, entry('denied', reason, { decision: 'deny', consentId: caller.consentId }));
+    throw new CallRefused('refused', `\`${facts.action}\` on \`${facts.resource.id}\` refused: ${reason}`, {
+      reason,
     });
   }
 

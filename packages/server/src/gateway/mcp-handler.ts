@@ -6,6 +6,7 @@ import {
   type CallFacts,
   CallRefused,
   type CallResult,
+  consentCovers,
   delegationContext,
   visibleIn,
 } from './call-pipeline.js';
@@ -577,6 +578,7 @@ async function listing(
     resource: { type: string; id: string },
     context: Record<string, unknown>,
   ) => {
+    if (!consentCovers(caller, resource)) return false;
     for (const principal of principals) {
       const decision = await ctx.pipeline.engine.decide({
         principal,

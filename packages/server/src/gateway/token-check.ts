@@ -19,6 +19,8 @@ export interface VerifiedCaller {
   readonly chain: readonly string[];
   /** The consent a delegated token derives from. */
   readonly consentId: string | null;
+  /** The tools that consent limits the agent to (`server/tool`, `server/*`); null: not limited. */
+  readonly consentTools: readonly string[] | null;
   readonly tokenId: string;
   /** Thumbprint of the DPoP key, for bound tokens. */
   readonly jkt: string | null;
@@ -195,6 +197,7 @@ export class TokenVerifier {
       onBehalfOf: chain.length > 0 ? claims.sub : null,
       chain,
       consentId: chain.length > 0 ? state.consentId : null,
+      consentTools: chain.length > 0 ? state.consentTools : null,
       tokenId: claims.jti,
       jkt: boundTo,
       proof,

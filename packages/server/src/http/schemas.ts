@@ -514,6 +514,7 @@ export const Consent = Type.Object({
   user: Id('usr'),
   agent: Id('agt'),
   scopes: Type.Array(Type.String()),
+  tools: Type.Union([Type.Array(Type.String()), Type.Null()]),
   createdBy: Type.String(),
   createdAt: Timestamp,
   expiresAt: Timestamp,
@@ -524,6 +525,15 @@ export const GrantConsent = Type.Object(
     user: UserRef,
     agent: Id('agt'),
     scopes: Type.Array(ScopeToken, { minItems: 1, maxItems: 100, uniqueItems: true }),
+    tools: Type.Optional(
+      Type.Array(
+        Type.String({
+          pattern: '^[a-z0-9][a-z0-9_-]{0,62}/([^/*\\s][^\\s]{0,199}|\\*)$',
+          description: '`server/tool`, or `server/*` for every tool of the server',
+        }),
+        { minItems: 1, maxItems: 100, uniqueItems: true },
+      ),
+    ),
     expiresAt: Timestamp,
   },
   { additionalProperties: false },

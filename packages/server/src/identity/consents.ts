@@ -9,6 +9,8 @@ export interface GrantConsentInput {
   readonly user: string;
   readonly agent: string;
   readonly scopes: readonly string[];
+  /** Tools (`server/tool`, or `server/*`) the agent may call for the person; absent: not limited by the consent. */
+  readonly tools?: readonly string[] | undefined;
   /** Epoch ms. */
   readonly expiresAt: number;
 }
@@ -57,6 +59,7 @@ export async function grantConsent(
       createdAt: now,
       expiresAt: input.expiresAt,
       revokedAt: null,
+      tools: input.tools ? [...new Set(input.tools)] : null,
     };
     await tx.consents.insert(consent);
     await recordAuditEvent(tx, deps.clock, actor, {
@@ -66,6 +69,7 @@ export async function grantConsent(
         consentId: consent.id,
         userId: user.id,
         scopes: consent.scopes,
+        ...(consent.tools ? { tools: consent.tools } : {}),
         expiresAt: consent.expiresAt,
       },
     });

@@ -50,6 +50,12 @@ export type {
   UserRecord,
   UserStatus,
 } from './records.js';
+export type {
+  ApprovalFilter,
+  ApprovalRecord,
+  ApprovalRepositories,
+  ApprovalStatus,
+} from './sql-approval-repositories.js';
 export type { ConsoleRepositories } from './sql-console-repositories.js';
 export type { QueryObserver } from './sql-driver.js';
 export type { GatewayRepositories, UpstreamKind, UpstreamRecord } from './sql-gateway-repositories.js';
@@ -85,9 +91,3 @@ export type {
 } from './store.js';
 export { UniqueViolation } from './store.js';
 export { StoreUnavailable } from './store-unavailable.js';
-export type {
-  ApprovalFilter,
-  ApprovalRecord,
-  ApprovalRepositories,
-  ApprovalStatus,
-} from './sql-approval-repositories.js';

@@ -195,4 +195,6 @@ export interface ConsentRecord {
   readonly createdAt: number;
   readonly expiresAt: number;
   readonly revokedAt: number | null;
+  /** Tools the agent may call for the person (`server/tool` or `server/*`); null: not limited by the consent. */
+  readonly tools?: readonly string[] | null;
 }

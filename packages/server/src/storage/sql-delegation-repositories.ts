@@ -32,6 +32,7 @@ type ConsentRow = {
   created_at: number;
   expires_at: number;
   revoked_at: number | null;
+  tools: string | null;
 };
 const toConsent = (r: ConsentRow): ConsentRecord => ({
   id: r.id,
@@ -42,6 +43,7 @@ const toConsent = (r: ConsentRow): ConsentRecord => ({
   createdAt: Number(r.created_at),
   expiresAt: Number(r.expires_at),
   revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
+  tools: r.tools === null ? null : (JSON.parse(r.tools) as string[]),
 });
 
 /** Identity providers for people, their subjects, and consents, in the SQL both dialects share. */
@@ -95,8 +97,8 @@ export function delegationRepositories(
     consents: {
       async insert(c) {
         await ex.write(
-          `INSERT INTO consents (id, user_id, agent_id, scopes, created_by, created_at, expires_at, revoked_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+          `INSERT INTO consents (id, user_id, agent_id, scopes, created_by, created_at, expires_at, revoked_at, tools)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
           [
             c.id,
             c.userId,
@@ -106,6 +108,7 @@ export function delegationRepositories(
             c.createdAt,
             c.expiresAt,
             c.revokedAt,
+            c.tools ? JSON.stringify(c.tools) : null,
           ],
         );
       },

@@ -21,8 +21,8 @@ import type {
   UserRecord,
   UserStatus,
 } from './records.js';
-import type { ConsoleRepositories } from './sql-console-repositories.js';
 import type { ApprovalRepositories } from './sql-approval-repositories.js';
+import type { ConsoleRepositories } from './sql-console-repositories.js';
 import type { GatewayRepositories } from './sql-gateway-repositories.js';
 import type { MonitorRepositories } from './sql-monitor-repositories.js';
 import type { PolicyRepositories } from './sql-policy-repositories.js';

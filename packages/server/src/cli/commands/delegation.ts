@@ -93,12 +93,28 @@ export function consentCommand(): Command {
     .requiredOption('--user <user>', 'the person (id or email)')
     .requiredOption('--agent <agent>', 'the agent (agt_…)')
     .requiredOption('--scope <scope>', 'a scope the agent may use for them; repeat for several', collectList)
+    .option(
+      '--tool <server/tool>',
+      'limit the agent to this tool for them (`server/*`: every tool of a server); repeat for several',
+      collectList,
+    )
     .requiredOption('--expires <when>', 'RFC 3339 time or duration (e.g. 30d)', (v) => parseExpiry(v))
-    .action(async (o: { user: string; agent: string; scope: string[]; expires: string }, cmd: Command) => {
-      const { api, out } = contextOf(cmd);
-      const body = { user: o.user, agent: o.agent, scopes: o.scope, expiresAt: o.expires };
-      printRecord(out, await api.call<Consent>('POST', '/api/v1/consents', body));
-    });
+    .action(
+      async (
+        o: { user: string; agent: string; scope: string[]; tool?: string[]; expires: string },
+        cmd: Command,
+      ) => {
+        const { api, out } = contextOf(cmd);
+        const body = {
+          user: o.user,
+          agent: o.agent,
+          scopes: o.scope,
+          ...(o.tool ? { tools: o.tool } : {}),
+          expiresAt: o.expires,
+        };
+        printRecord(out, await api.call<Consent>('POST', '/api/v1/consents', body));
+      },
+    );
   consent
     .command('list')
     .description('list consents')

@@ -29,6 +29,7 @@ const consentView = (c: ConsentRecord) => ({
   user: c.userId,
   agent: c.agentId,
   scopes: [...c.scopes],
+  tools: c.tools ? [...c.tools] : null,
   createdBy: c.createdBy,
   createdAt: iso(c.createdAt),
   expiresAt: iso(c.expiresAt),
