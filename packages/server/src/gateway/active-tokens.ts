@@ -39,6 +39,12 @@ export class ActiveTokens {
   private readonly byAgent = new Map<string, Set<string>>();
   /** Delegated tokens: dropped when any person or consent changes (both are rare). */
   private readonly delegated = new Set<string>();
+  /**
+   * The chain of each delegated token, as its verified `act` claim names it:
+   * a check by token id alone (an open stream's re-check) must still check,
+   * and index, every agent of the chain.
+   */
+  private readonly chains = new Map<string, readonly string[]>();
   private generation = 0;
   private readonly unsubscribe: () => void;
   private readonly listeners = new Set<(agentId: string | null) => void>();
@@ -60,6 +66,7 @@ export class ActiveTokens {
   private drop(change: Change): void {
     this.generation++;
     let agent: string | null | undefined;
+    const others = new Set<string>();
     if (change.id === '*' || change.topic === 'federation') {
       this.entries.clear();
       this.byAgent.clear();
@@ -77,34 +84,53 @@ export class ActiveTokens {
       this.entries.delete(change.id);
       agent = entry?.agentId;
     } else if (change.topic === 'agent' || change.topic === 'agent_key') {
-      for (const jti of this.byAgent.get(change.id) ?? []) this.entries.delete(jti);
+      for (const jti of this.byAgent.get(change.id) ?? []) {
+        this.entries.delete(jti);
+        // a delegated token of a later agent of the chain: that agent's streams are re-checked too
+        const holder = this.chains.get(jti)?.at(-1);
+        if (holder !== undefined && holder !== change.id) others.add(holder);
+      }
       this.byAgent.delete(change.id);
       agent = change.id;
     }
     if (agent !== undefined) for (const listener of this.listeners) listener(agent);
+    for (const other of others) for (const listener of this.listeners) listener(other);
   }
 
   /**
    * The state of token `jti` right now (null: Custos has no record of it).
    * `chain`: the agents of a delegated token's (signed) `act` claim; each must
-   * still be active, as must the person and the consent.
+   * still be active, as must the person and the consent. Without it (a
+   * re-check by token id), the chain last seen with the token is used; a
+   * delegated token whose chain is not known here is answered inactive, and
+   * such an answer is not cached.
    */
-  async check(jti: string, chain: readonly string[] = []): Promise<TokenState | null> {
+  async check(jti: string, chain?: readonly string[]): Promise<TokenState | null> {
+    if (chain !== undefined && chain.length > 0) {
+      if (this.chains.size >= MAX_ENTRIES) this.chains.clear();
+      this.chains.set(jti, chain);
+    }
+    const known = chain ?? this.chains.get(jti);
     const healthy = this.deps.store.changes.healthy();
     let state = healthy ? this.entries.get(jti) : undefined;
     if (!state) {
       const generation = this.generation;
-      const loaded = await this.load(jti, chain);
+      const loaded = await this.load(jti, known ?? null);
       if (!loaded) return null;
       state = loaded;
-      if (healthy && generation === this.generation && this.deps.store.changes.healthy()) {
+      if (
+        known !== undefined &&
+        healthy &&
+        generation === this.generation &&
+        this.deps.store.changes.healthy()
+      ) {
         if (this.entries.size >= MAX_ENTRIES) {
           this.entries.clear();
           this.byAgent.clear();
           this.delegated.clear();
         }
         this.entries.set(jti, state);
-        for (const agentId of new Set([state.agentId, ...chain])) {
+        for (const agentId of new Set([state.agentId, ...known])) {
           const set = this.byAgent.get(agentId) ?? new Set<string>();
           set.add(jti);
           this.byAgent.set(agentId, set);
@@ -122,7 +148,7 @@ export class ActiveTokens {
     return state;
   }
 
-  private async load(jti: string, chain: readonly string[]): Promise<TokenState | null> {
+  private async load(jti: string, chain: readonly string[] | null): Promise<TokenState | null> {
     const { store } = this.deps;
     const record = await store.issuedTokens.get(jti);
     if (!record) return null;
@@ -153,6 +179,7 @@ export class ActiveTokens {
     let validUntil = agent.expiresAt;
     let consentTools: readonly string[] | null = null;
     if (subject !== null) {
+      if (chain === null) return inactive('its delegation chain is not known here');
       const person = await store.users.get(subject);
       if (person?.status !== 'active') return inactive('the person it acts for is deactivated');
       const consent = consentId ? await store.consents.get(consentId) : null;
