@@ -504,6 +504,45 @@ for (const dialect of DIALECTS) {
       await ownMcp.close();
     });
 
+    it('a grant to a person (by email) gives them a tool, for their agents too, until revoked', async () => {
+      const added = await t.api('POST', '/api/v1/grants', {
+        body: {
+          principal: { type: 'User', id: alice.email },
+          action: 'tools/call',
+          resource: { type: 'Tool', id: 'everything/get-env' },
+          reason: 'alice may read the environment',
+        },
+      });
+      assert.equal(added.status, 201, JSON.stringify(added.body));
+      const listed = await t.api('GET', `/api/v1/grants?user=${alice.id}`);
+      assert.deepEqual(
+        (listed.body.items as Json[]).map((g) => g.id),
+        [added.body.id],
+      );
+      const ghost = await t.api('POST', '/api/v1/grants', {
+        body: {
+          principal: { type: 'User', id: 'nobody@example.com' },
+          action: 'tools/call',
+          resource: { type: 'Tool', id: 'everything/get-env' },
+          reason: 'x',
+        },
+      });
+      assert.equal(ghost.status, 400);
+      const delegated = await exchange(assistant, await idToken(alice.email), { scope: 'files:read' });
+      const mcp = await mcpWith(String(delegated.body.access_token));
+      const result = await mcp.callTool({ name: 'get-env', arguments: {} });
+      assert.ok(!(result as { isError?: boolean }).isError);
+      const revoked = await t.api('POST', `/api/v1/grants/${added.body.id}/revoke`, {
+        body: { reason: 'done' },
+      });
+      assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
+      await assert.rejects(
+        mcp.callTool({ name: 'get-env', arguments: {} }),
+        /the person it acts for may not/,
+      );
+      await mcp.close();
+    });
+
     it('revoking the consent ends every token derived from it within a second, at the gateway and at introspection', async () => {
       const sdkToken = await exchange(assistant, await idToken(alice.email), { scope: 'files:read' });
       assert.equal(sdkToken.status, 200);

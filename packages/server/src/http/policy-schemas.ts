@@ -228,7 +228,9 @@ export const VersionsPage = Page(VersionView);
 
 const PrincipalRef = Type.Object(
   {
-    type: Type.Union([Type.Literal('Agent'), Type.Literal('Team')]),
+    type: Type.Union([Type.Literal('Agent'), Type.Literal('Team'), Type.Literal('User')], {
+      description: '`User`: a person (id or email), for what people may do themselves or delegate',
+    }),
     id: Type.String({ minLength: 1, maxLength: 200 }),
   },
   { additionalProperties: false },
@@ -274,6 +276,7 @@ export const GrantQuery = Type.Object(
   {
     agent: Type.Optional(Id('agt')),
     team: Type.Optional(Type.String({ maxLength: 64 })),
+    user: Type.Optional(Id('usr')),
     live: Type.Optional(Type.Boolean({ description: 'only grants in force now' })),
     cursor: Type.Optional(Type.String({ maxLength: 200 })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),

@@ -26,7 +26,8 @@ export type GrantShape = Pick<
  *   permit (principal == ?principal, action == Action::"tools/call", resource in ?resource)
  *   when { <condition> };
  *
- * A team grant uses `principal in ?principal`, so it covers every agent of the team.
+ * A team grant uses `principal in ?principal`, so it covers every agent (and person) of the team;
+ * an agent or a person (`User`) grant uses `==`.
  */
 export function grantTemplate(g: GrantShape): { templateId: string; text: string } {
   const principal = g.principalType === 'Team' ? 'in' : '==';

@@ -9,7 +9,7 @@ import { storedSchema } from './stored-schema.js';
 import { validateAgainstSchema } from './validation.js';
 
 export interface AddGrantInput {
-  readonly principal: { readonly type: 'Agent' | 'Team'; readonly id: string };
+  readonly principal: { readonly type: 'Agent' | 'Team' | 'User'; readonly id: string };
   readonly action: string;
   readonly resource: { readonly type: string; readonly id: string };
   /** `in`: every resource inside `resource` (every tool of an MCP server); default `eq`. */
@@ -26,6 +26,12 @@ const refuse = (fields: readonly FieldError[]) =>
   new CustosError('validation_failed', fields[0]?.detail ?? 'invalid grant', { fields });
 
 async function principalProblem(repos: Repositories, p: AddGrantInput['principal']): Promise<string | null> {
+  if (p.type === 'User') {
+    const user = await repos.users.get(p.id);
+    if (!user) return `unknown user \`${p.id}\``;
+    if (user.status !== 'active') return `user \`${p.id}\` is deactivated`;
+    return null;
+  }
   if (p.type === 'Agent') {
     const agent = await repos.agents.get(p.id, { tags: false });
     if (!agent) return `unknown agent \`${p.id}\``;
@@ -36,7 +42,7 @@ async function principalProblem(repos: Repositories, p: AddGrantInput['principal
 }
 
 /**
- * Gives access without writing Cedar: "agent X (or every agent of team T) may
+ * Gives access without writing Cedar: "agent X (person P, or every agent and person of team T) may
  * `action` resource R (or every resource in R) [when condition] [until time]".
  * Stored as the parameters of a template-linked policy, validated against the
  * schema like any policy (the validator's messages are returned). A grant with
@@ -57,7 +63,15 @@ export async function addGrant(deps: PolicyDeps, actor: Actor, input: AddGrantIn
   }
   if (fields.length > 0) throw refuse(fields);
   return deps.store.transaction(async (tx) => {
-    const who = await principalProblem(tx, input.principal);
+    // people are named by id or email; the grant names them by id
+    const principal =
+      input.principal.type === 'User' && input.principal.id.includes('@')
+        ? {
+            type: 'User' as const,
+            id: (await tx.users.getByEmail(input.principal.id.toLowerCase()))?.id ?? input.principal.id,
+          }
+        : input.principal;
+    const who = await principalProblem(tx, principal);
     if (who) throw refuse([field('/principal', who)]);
     await tx.policy.state.read({ lock: true });
     const schema = await storedSchema(tx);
@@ -65,8 +79,8 @@ export async function addGrant(deps: PolicyDeps, actor: Actor, input: AddGrantIn
       throw refuse([field('/action', `unknown action \`${input.action}\` (not in the schema)`)]);
     const shape: GrantShape = {
       id: newId('grt', now),
-      principalType: input.principal.type,
-      principalId: input.principal.id,
+      principalType: principal.type,
+      principalId: principal.id,
       action: input.action,
       resourceType: input.resource.type,
       resourceId: input.resource.id,
@@ -169,7 +183,7 @@ export async function revokeGrant(
 }
 
 export interface GrantQuery {
-  readonly principal?: { readonly type: 'Agent' | 'Team'; readonly id: string } | undefined;
+  readonly principal?: { readonly type: 'Agent' | 'Team' | 'User'; readonly id: string } | undefined;
   /** Only grants in force now (not revoked, not ended). */
   readonly live?: boolean | undefined;
   readonly cursor?: string | undefined;

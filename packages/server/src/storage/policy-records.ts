@@ -42,7 +42,7 @@ export interface PolicyVersionRecord {
 /** "principal may action resource [when condition] [until expiresAt]", compiled to a template-linked policy. */
 export interface GrantRecord {
   readonly id: string;
-  readonly principalType: 'Agent' | 'Team';
+  readonly principalType: 'Agent' | 'Team' | 'User';
   readonly principalId: string;
   readonly action: string;
   readonly resourceType: string;

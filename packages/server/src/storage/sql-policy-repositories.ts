@@ -13,7 +13,7 @@ import type { Page } from './records.js';
 import type { SqlExecutor, SqlValue } from './sql-driver.js';
 
 export interface GrantFilter {
-  readonly principalType?: 'Agent' | 'Team' | undefined;
+  readonly principalType?: 'Agent' | 'Team' | 'User' | undefined;
   readonly principalId?: string | undefined;
   /** Only grants that are neither revoked nor past their end at this time. */
   readonly liveAt?: number | undefined;

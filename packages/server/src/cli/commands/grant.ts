@@ -21,6 +21,7 @@ const uid = (u: { type: string; id: string }) => `${u.type}::${JSON.stringify(u.
 interface AddOptions {
   agent?: string;
   team?: string;
+  user?: string;
   action: string;
   tool?: string;
   server?: string;
@@ -44,9 +45,10 @@ export function grantCommand(): Command {
   const grant = new Command('grant').description('grants: give access without writing Cedar');
   grant
     .command('add')
-    .description('let an agent (or every agent of a team) do an action on a resource')
+    .description('let an agent, a person, or every agent and person of a team do an action on a resource')
     .option('--agent <id>', 'the agent (agt_…)')
-    .option('--team <name>', 'every agent of this team')
+    .option('--team <name>', 'every agent and person of this team')
+    .option('--user <id|email>', 'a person (what they may do, and delegate to agents)')
     .option('--action <action>', 'the action', 'tools/call')
     .option('--tool <server/tool>', 'one MCP tool')
     .option('--server <server>', 'every tool of an MCP server')
@@ -57,11 +59,16 @@ export function grantCommand(): Command {
     .requiredOption('--reason <text>', 'why; recorded in the policy history')
     .action(async (o: AddOptions, cmd: Command) => {
       const { api, out } = contextOf(cmd);
-      if ((o.agent === undefined) === (o.team === undefined))
-        throw new CliError('give exactly one of --agent and --team');
+      const who = [o.agent, o.team, o.user].filter((v) => v !== undefined);
+      if (who.length !== 1) throw new CliError('give exactly one of --agent, --team and --user');
       const { resource, scope } = resourceOf(o);
       const body = {
-        principal: o.agent !== undefined ? { type: 'Agent', id: o.agent } : { type: 'Team', id: o.team },
+        principal:
+          o.agent !== undefined
+            ? { type: 'Agent', id: o.agent }
+            : o.user !== undefined
+              ? { type: 'User', id: o.user }
+              : { type: 'Team', id: o.team },
         action: o.action,
         resource,
         scope,
@@ -73,15 +80,16 @@ export function grantCommand(): Command {
     });
   grant
     .command('list')
-    .description('grants, by agent or team')
+    .description('grants, by agent, team or person')
     .option('--agent <id>')
     .option('--team <name>')
+    .option('--user <id>', 'a person (usr_…)')
     .option('--live', 'only grants in force now')
     .option('--limit <n>', 'page size', positiveInt)
     .option('--cursor <cursor>')
     .action(
       async (
-        o: { agent?: string; team?: string; live?: boolean; limit?: number; cursor?: string },
+        o: { agent?: string; team?: string; user?: string; live?: boolean; limit?: number; cursor?: string },
         cmd: Command,
       ) => {
         const { api, out } = contextOf(cmd);
@@ -90,6 +98,7 @@ export function grantCommand(): Command {
           `/api/v1/grants${queryString({
             agent: o.agent,
             team: o.team,
+            user: o.user,
             live: o.live ? 'true' : undefined,
             limit: o.limit,
             cursor: o.cursor,

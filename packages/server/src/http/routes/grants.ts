@@ -40,7 +40,9 @@ export const grantRoutes = [
         ? { type: 'Agent' as const, id: query.agent }
         : query.team
           ? { type: 'Team' as const, id: query.team }
-          : undefined;
+          : query.user
+            ? { type: 'User' as const, id: query.user }
+            : undefined;
       const page = await listGrants(policyDeps(deps), actor, {
         principal,
         live: query.live,
