@@ -291,3 +291,94 @@ describe('an approval reference expires (sqlite)', () => {
     assert.match(String(tooLate.body.detail), /expired/);
   });
 });
+
+describe('an approval lifts only the forbids that name its approver (sqlite)', () => {
+  let t: TestServer;
+  let everything: RunningUpstream;
+  let s: Setup;
+  /** Sets the policies: Alice may echo; wires need approval by the named approver on each side. */
+  const wiresNeed = async (agentSide: 'person' | 'owner' | null, personSide: 'person' | 'owner' | null) => {
+    const forbid = (kind: string, principal: string) =>
+      `@approval("${kind}")\nforbid (principal is ${principal}, action == Action::"tools/call", resource == Tool::"everything/echo")\n  when { context.input has message && context.input.message like "*wire*" }\n  unless { context.approved };`;
+    const policies = await t.api('PUT', '/api/v1/policies', {
+      body: {
+        reason: 'wires need approval',
+        policies: [
+          {
+            id: 'alice-may-echo',
+            text: `permit (principal == User::"${s.alice.id}", action == Action::"tools/call", resource == Tool::"everything/echo");`,
+          },
+          {
+            id: 'alice-delegates-payments',
+            text: `permit (principal == User::"${s.alice.id}", action == Action::"token:exchange", resource == Scope::"payments");`,
+          },
+          {
+            id: 'agents-may-act',
+            text: 'permit (principal is Agent, action == Action::"token:exchange", resource);',
+          },
+          ...(agentSide ? [{ id: 'agent-side-wires', text: forbid(agentSide, 'Agent') }] : []),
+          ...(personSide ? [{ id: 'person-side-wires', text: forbid(personSide, 'User') }] : []),
+        ],
+      },
+    });
+    assert.equal(policies.status, 200, JSON.stringify(policies.body));
+  };
+  const echo = async (message: string, approval?: string): Promise<{ text?: string; error?: Json }> => {
+    try {
+      const result = await s.mcp.callTool({
+        name: 'echo',
+        arguments: { message },
+        ...(approval ? { _meta: { [APPROVAL_META_KEY]: approval } } : {}),
+      });
+      return { text: textOf(result) };
+    } catch (error) {
+      return { error: error as unknown as Json };
+    }
+  };
+  before(async () => {
+    everything = await startEverything();
+    t = await startTestServer('sqlite');
+    s = await setUp(t, everything.url);
+  });
+  after(async () => {
+    await s?.mcp.close().catch(() => undefined);
+    await t?.close();
+    await everything?.stop();
+  });
+
+  it('the owner’s approval does not lift a forbid that asks for the person’s (on the other side of a delegated call)', async () => {
+    await wiresNeed('owner', 'person');
+    const first = await echo('wire 1');
+    // one approval cannot stand for both the owner and the person: no request is opened, the denial stands
+    assert.equal(pendingApprovalOf(first.error), null, JSON.stringify(first));
+    assert.match(String(first.error?.message), /forbidden by `agent-side-wires`/);
+    // the same approver on both sides: one approval (the person's) lifts both
+    await wiresNeed('person', 'person');
+    const pending = pendingApprovalOf((await echo('wire 1')).error);
+    assert.ok(pending);
+    const approved = await t.api('POST', `/api/v1/approvals/${pending.id}/approve`, { token: s.aliceToken });
+    assert.equal(approved.status, 200, JSON.stringify(approved.body));
+    assert.equal((await echo('wire 1', pending.id)).text, 'Echo: wire 1');
+  });
+
+  it('an approval given by the owner does not lift a forbid that, by the time it is used, asks for the person’s', async () => {
+    await wiresNeed('owner', null);
+    const pending = pendingApprovalOf((await echo('wire 2')).error);
+    assert.ok(pending);
+    assert.equal((pending as unknown as Json).approverKind, 'owner');
+    const approved = await t.api('POST', `/api/v1/approvals/${pending.id}/approve`, { token: s.bobToken });
+    assert.equal(approved.status, 200, JSON.stringify(approved.body));
+    await wiresNeed('person', null);
+    const retried = await echo('wire 2', pending.id);
+    assert.equal(retried.text, undefined, `the call must not be made: ${JSON.stringify(retried)}`);
+    assert.match(String(retried.error?.message), /given by the agent's owner, not the person/);
+    // the person's own approval lifts it
+    const asked = pendingApprovalOf((await echo('wire 2')).error);
+    assert.ok(asked);
+    assert.equal((asked as unknown as Json).approverKind, 'person');
+    assert.notEqual(asked.id, pending.id);
+    const byAlice = await t.api('POST', `/api/v1/approvals/${asked.id}/approve`, { token: s.aliceToken });
+    assert.equal(byAlice.status, 200, JSON.stringify(byAlice.body));
+    assert.equal((await echo('wire 2', asked.id)).text, 'Echo: wire 2');
+  });
+});

@@ -234,7 +234,38 @@ export async function authorizeCall(
   context.approved = false;
   let { decision, person } = await decideCall(deps.engine, caller, facts, context);
   let approvalUsed: string | null = null;
-  const requirement = decision.allowed ? null : await deps.engine.approvalRequirement(decision);
+  let requirement = decision.allowed ? null : await deps.engine.approvalRequirement(decision);
+  if (requirement && caller.onBehalfOf && person === null) {
+    // the agent's side refused pending approval: an approval lifts the person's side too (the
+    // retry is decided as approved for both), so what refuses there must ask for approval as well
+    const personSide = await deps.engine.decide({
+      principal: { type: 'User', id: caller.onBehalfOf },
+      action: facts.action,
+      resource: facts.resource,
+      context,
+    });
+    if (!personSide.allowed) {
+      person = personSide;
+      const personNeeds = await deps.engine.approvalRequirement(personSide);
+      if (!personNeeds) {
+        requirement = null;
+        decision = personSide;
+      } else {
+        requirement = {
+          kind: personNeeds.kind,
+          kinds: [...requirement.kinds, ...personNeeds.kinds],
+          policies: [...new Set([...requirement.policies, ...personNeeds.policies])],
+        };
+      }
+    }
+  }
+  if (requirement) {
+    // one approval is one person's word: it can lift forbids that name one approver only
+    // (for a call that is not delegated, "the person" is the agent's owner)
+    const approvers = new Set(requirement.kinds.map((k) => (caller.onBehalfOf ? k : 'owner')));
+    const [kind] = approvers;
+    requirement = approvers.size === 1 && kind ? { ...requirement, kind } : null;
+  }
   if (requirement) {
     const action = {
       agentId: caller.agentId,
@@ -273,7 +304,13 @@ export async function authorizeCall(
     // decide again as approved; the reference is spent only when that allows the call
     const approved = await decideCall(deps.engine, caller, facts, { ...context, approved: true });
     if (approved.decision.allowed) {
-      const problem = await useApproval(deps.approvals, facts.approval, action, facts.requestId);
+      const problem = await useApproval(
+        deps.approvals,
+        facts.approval,
+        action,
+        requirement.kind,
+        facts.requestId,
+      );
       if (problem) {
         void deps.audit.record(
           actor,

@@ -63,12 +63,12 @@ export async function requestApproval(
   const binding = approvalBinding(input);
   return deps.store.transaction(async (tx) => {
     const now = deps.clock.now();
+    const kind = input.kind === 'person' && input.personId ? 'person' : 'owner';
     const pending = await tx.approvals.list({ agentId: input.agentId, status: 'pending', limit: 100 });
-    const same = pending.find((a) => a.binding === binding && a.expiresAt > now);
+    const same = pending.find((a) => a.binding === binding && a.approverKind === kind && a.expiresAt > now);
     if (same) return same;
     const agent = await tx.agents.get(input.agentId, { tags: false });
     if (!agent) throw notFound('agent', input.agentId);
-    const kind = input.kind === 'person' && input.personId ? 'person' : 'owner';
     const approval: ApprovalRecord = {
       id: newId('apr', now),
       agentId: input.agentId,
@@ -196,6 +196,8 @@ export async function useApproval(
   deps: ApprovalDeps,
   id: string,
   action: ApprovedAction,
+  /** Whose approval the call needs now (the policies that refuse it name them). */
+  kind: 'person' | 'owner',
   requestId: string | null,
 ): Promise<string | null> {
   return deps.store.transaction(async (tx) => {
@@ -203,6 +205,12 @@ export async function useApproval(
     if (!approval || approval.agentId !== action.agentId) return `unknown approval reference \`${id}\``;
     if (approval.binding !== approvalBinding(action))
       return `approval \`${id}\` is for a different action (another tool, route or arguments)`;
+    const needed = kind === 'person' && action.personId ? 'person' : 'owner';
+    if (approval.approverKind !== needed) {
+      return needed === 'person'
+        ? `approval \`${id}\` was given by the agent's owner, not the person the agent acts for, whose approval this call needs`
+        : `approval \`${id}\` was given by the person the agent acts for, not the agent's owner, whose approval this call needs`;
+    }
     const now = deps.clock.now();
     const status = effectiveStatus(approval, now);
     if (status === 'used') return `approval \`${id}\` has already been used`;

@@ -296,19 +296,22 @@ export class PolicyEngine {
    */
   async approvalRequirement(
     decision: Decision,
-  ): Promise<{ kind: 'person' | 'owner'; policies: string[] } | null> {
+  ): Promise<{ kind: 'person' | 'owner'; kinds: ('person' | 'owner')[]; policies: string[] } | null> {
     if (decision.allowed || decision.errors.length > 0 || decision.policies.length === 0) return null;
     const state = await this.current();
     if (state.version !== decision.version) return null;
     let kind: 'person' | 'owner' = 'person';
+    const kinds = new Set<'person' | 'owner'>();
     for (const id of decision.policies) {
       const member = state.enforce.members.find((m) => m.id === id);
       if (member?.kind !== 'static' || member.effect !== 'forbid') return null;
       const wanted = approvalAnnotation(member.text);
       if (wanted === null) return null;
+      kinds.add(wanted);
       if (wanted === 'owner') kind = 'owner';
     }
-    return { kind, policies: [...decision.policies] };
+    // `kinds`: every approver the deciding forbids name (one approval can stand for one of them)
+    return { kind, kinds: [...kinds], policies: [...decision.policies] };
   }
 }
 
