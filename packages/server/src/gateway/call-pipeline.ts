@@ -98,9 +98,15 @@ function actorOf(caller: VerifiedCaller, requestId: string): Actor {
   };
 }
 
-/** Whether the consent of a delegated call lets the agent call this tool (`server/tool` or `server/*`). */
+/**
+ * Whether the consent of a delegated call lets the agent reach this resource. A
+ * consent that names tools reaches those only (`server/tool`, or `server/*`):
+ * a server's resources and prompts only with `server/*`, and no HTTP API.
+ */
 export function consentCovers(caller: VerifiedCaller, resource: EntityUid): boolean {
-  if (!caller.consentTools || resource.type !== 'Tool') return true;
+  if (!caller.consentTools) return true;
+  if (resource.type === 'McpServer') return caller.consentTools.includes(`${resource.id}/*`);
+  if (resource.type !== 'Tool') return false;
   const server = resource.id.split('/')[0];
   return caller.consentTools.some((t) => t === resource.id || t === `${server}/*`);
 }
@@ -214,7 +220,13 @@ export async function authorizeCall(
   }
 
   if (!consentCovers(caller, facts.resource)) {
-    const reason = `the person's consent does not cover tool \`${facts.resource.id}\``;
+    const what =
+      facts.resource.type === 'Tool'
+        ? 'tool'
+        : facts.resource.type === 'McpServer'
+          ? 'the resources and prompts of server'
+          : 'HTTP API';
+    const reason = `the person's consent does not cover ${what} \`${facts.resource.id}\``;
     void deps.audit.record(actor, entry('denied', reason, { decision: 'deny', consentId: caller.consentId }));
     throw new CallRefused('refused', `\`${facts.action}\` on \`${facts.resource.id}\` refused: ${reason}`, {
       reason,
