@@ -277,7 +277,7 @@ export function createAgentClient(options: AgentClientOptions): AgentClient {
       if (typeof approvalId !== 'string' || !/^apr_[0-9a-z]{26}$/.test(approvalId)) {
         throw new TypeError('`approvalId` must be an approval id (apr_…)');
       }
-      const url = new URL(`/api/v1/approvals/${approvalId}`, options.issuer);
+      const url = new URL(`${options.issuer.replace(/\/+$/, '')}/api/v1/approvals/${approvalId}`);
       const read = async () => {
         const token = await getToken(waitOptions.tokenOptions);
         const key: DpopKey | undefined = token.tokenType === 'DPoP' ? await dpopKey() : undefined;

@@ -13,6 +13,9 @@ export interface ApprovalRequest {
   readonly status: 'pending' | 'approved' | 'denied' | 'used' | 'expired';
   readonly agent: string;
   readonly onBehalfOf: string | null;
+  /** Who decides: the person a delegated call acts for, or the agent's owner. */
+  readonly approver: string;
+  readonly approverKind: 'person' | 'owner';
   readonly action: string;
   readonly resource: { readonly type: string; readonly id: string };
   /** The exact call: upstream, tool or route, arguments. */

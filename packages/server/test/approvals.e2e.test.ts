@@ -4,6 +4,9 @@ import { APPROVAL_META_KEY, createAgentClient, pendingApprovalOf } from '@custos
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import * as jose from 'jose';
+import type { Actor } from '../src/audit/index.js';
+import { systemClock } from '../src/core/index.js';
+import { restrictAgent } from '../src/monitor/restrictions.js';
 import { failedWith, runCli, succeeded } from './support/cli.js';
 import { DIALECTS } from './support/databases.js';
 import { type RunningUpstream, startEverything } from './support/mcp-upstreams.js';
@@ -12,6 +15,7 @@ import { auditEvents, createAgent, isJson, type Json, newKeyPair } from './suppo
 import { startTestServer, type TestServer } from './support/server.js';
 
 const IDP = 'https://login.example.test';
+const MONITOR: Actor = { type: 'system', id: 'custos-monitor', role: 'admin', userId: null, requestId: null };
 
 const textOf = (result: unknown): string => {
   const content = (result as { content?: { type: string; text?: string }[] }).content ?? [];
@@ -226,6 +230,27 @@ for (const dialect of DIALECTS) {
       const decided = events.find((e) => e.action === 'approval.approve');
       assert.ok(decided && isJson(decided.actor));
       assert.equal(decided.reason, 'expected invoice');
+    });
+
+    it('a monitor restriction (require_approval) makes every call wait for the owner’s approval, until lifted', async () => {
+      await t.server.store.transaction((tx) =>
+        restrictAgent(tx, systemClock, MONITOR, s.agent.id, { findingId: null, reason: 'test restriction' }),
+      );
+      const pending = pendingApprovalOf((await sum(s.mcp, 5)).error);
+      assert.ok(pending, 'even a small sum now needs approval');
+      assert.equal(pending.approverKind, 'owner');
+      assert.equal(pending.approver, s.bob.id);
+      const byAlice = await t.api('POST', `/api/v1/approvals/${pending.id}/approve`, { token: s.aliceToken });
+      assert.equal(byAlice.status, 403, 'the person is not the approver of a restriction');
+      const byBob = await t.api('POST', `/api/v1/approvals/${pending.id}/approve`, { token: s.bobToken });
+      assert.equal(byBob.status, 200, JSON.stringify(byBob.body));
+      assert.equal((await sum(s.mcp, 5, pending.id)).text, 'The sum of 5 and 1 is 6.');
+      assert.match(String((await sum(s.mcp, 5, pending.id)).error?.message), /has already been used/);
+      const lifted = await t.api('POST', `/api/v1/agents/${s.agent.id}/unrestrict`, {
+        body: { reason: 'investigated' },
+      });
+      assert.equal(lifted.status, 200, JSON.stringify(lifted.body));
+      assert.equal((await sum(s.mcp, 5)).text, 'The sum of 5 and 1 is 6.');
     });
 
     it('a denied request stays refused, and the agent hears it', async () => {

@@ -411,6 +411,11 @@ for (const dialect of DIALECTS) {
         /more than the subject token holds/,
       );
       await refused(
+        exchange(helper, parent, { scope: 'files:read', resource: 'https://elsewhere.example.com' }, ACCESS_TOKEN_TYPE),
+        'invalid_target',
+        /is not an audience of the subject token/,
+      );
+      await refused(
         exchange(third, child, { scope: 'files:read' }, ACCESS_TOKEN_TYPE),
         'invalid_request',
         /would hold 3 agents; at most 2/,

@@ -14,6 +14,8 @@ export interface TokenState {
   readonly consentId: string | null;
   /** The tools the consent limits a delegated token to (`server/tool`, `server/*`); null: not limited. */
   readonly consentTools: readonly string[] | null;
+  /** The monitor restricted the agent (`require_approval`): every call needs its owner's approval. */
+  readonly restricted: boolean;
 }
 
 const MAX_ENTRIES = 50_000;
@@ -162,6 +164,7 @@ export class ActiveTokens {
       subject,
       consentId,
       consentTools: null,
+      restricted: false,
     });
     if (record.revokedAt !== null) return inactive('the token has been revoked');
     const agent = await store.agents.get(record.agentId, { tags: false });
@@ -203,6 +206,8 @@ export class ActiveTokens {
       subject,
       consentId,
       consentTools,
+      // a restriction's change is announced on the agent's topic, which drops this answer
+      restricted: (await store.monitor.restrictions.get(agent.id)) !== null,
     };
   }
 }

@@ -85,6 +85,9 @@ export interface PipelineDeps {
   readonly approvals: ApprovalDeps;
 }
 
+/** What the record and the approval request name as asking for approval of a restricted agent's calls. */
+const MONITOR_RESTRICTION = 'custos:monitor-restriction';
+
 const hashOf = (value: string) => createHash('sha256').update(value).digest('base64url').slice(0, 22);
 
 function actorOf(caller: VerifiedCaller, requestId: string): Actor {
@@ -278,68 +281,62 @@ export async function authorizeCall(
     const [kind] = approvers;
     requirement = approvers.size === 1 && kind ? { ...requirement, kind } : null;
   }
-  if (requirement) {
-    const action = {
-      agentId: caller.agentId,
-      personId: caller.onBehalfOf,
-      action: facts.action,
-      resource: facts.resource,
-      args: facts.args,
-    };
-    if (!facts.approval) {
-      const approval = await requestApproval(deps.approvals, {
-        ...action,
-        kind: requirement.kind,
-        policies: requirement.policies,
-        shown: facts.shown ?? { upstream: facts.upstreamName, args: facts.args },
-        requestId: facts.requestId,
-      });
-      const reason = `approval required: ask the approver to approve \`${approval.id}\`, then retry with it`;
-      void deps.audit.record(
-        actor,
-        entry('denied', reason, {
-          decision: 'approval_required',
-          approval: approval.id,
-          policies: decision.policies,
-        }),
-      );
+  const approvedAction = {
+    agentId: caller.agentId,
+    personId: caller.onBehalfOf,
+    action: facts.action,
+    resource: facts.resource,
+    args: facts.args,
+  };
+  /** Opens (or finds) the approval request for this exact call and refuses it pending approval. */
+  const askApproval = async (kind: 'person' | 'owner', policies: readonly string[]): Promise<never> => {
+    const approval = await requestApproval(deps.approvals, {
+      ...approvedAction,
+      kind,
+      policies,
+      shown: facts.shown ?? { upstream: facts.upstreamName, args: facts.args },
+      requestId: facts.requestId,
+    });
+    const reason = `approval required: ask the approver to approve \`${approval.id}\`, then retry with it`;
+    void deps.audit.record(
+      actor,
+      entry('denied', reason, { decision: 'approval_required', approval: approval.id, policies }),
+    );
+    throw new CallRefused('approval_required', `\`${facts.action}\` on \`${facts.resource.id}\`: ${reason}`, {
+      policies,
+      reason,
+      approval,
+    });
+  };
+  /** Spends the presented reference on this call, or refuses the call saying why it cannot be. */
+  const spendApproval = async (reference: string, kind: 'person' | 'owner', policies: readonly string[]) => {
+    const problem = await useApproval(deps.approvals, reference, approvedAction, kind, facts.requestId);
+    if (problem) {
+      void deps.audit.record(actor, entry('denied', problem, { decision: 'deny', approval: reference }));
       throw new CallRefused(
-        'approval_required',
-        `\`${facts.action}\` on \`${facts.resource.id}\`: ${reason}`,
+        'refused',
+        `\`${facts.action}\` on \`${facts.resource.id}\` refused: ${problem}`,
         {
-          policies: decision.policies,
-          reason,
-          approval,
+          policies,
+          reason: problem,
         },
       );
     }
+    approvalUsed = reference;
+  };
+  if (requirement) {
+    if (!facts.approval) await askApproval(requirement.kind, requirement.policies);
     // decide again as approved; the reference is spent only when that allows the call
     const approved = await decideCall(deps.engine, caller, facts, { ...context, approved: true });
-    if (approved.decision.allowed) {
-      const problem = await useApproval(
-        deps.approvals,
-        facts.approval,
-        action,
-        requirement.kind,
-        facts.requestId,
-      );
-      if (problem) {
-        void deps.audit.record(
-          actor,
-          entry('denied', problem, { decision: 'deny', approval: facts.approval }),
-        );
-        throw new CallRefused(
-          'refused',
-          `\`${facts.action}\` on \`${facts.resource.id}\` refused: ${problem}`,
-          {
-            policies: decision.policies,
-            reason: problem,
-          },
-        );
-      }
-      approvalUsed = facts.approval;
+    if (approved.decision.allowed && facts.approval) {
+      await spendApproval(facts.approval, requirement.kind, decision.policies);
       ({ decision, person } = approved);
     }
+  }
+  // an agent the monitor restricted (`require_approval`) needs its owner's approval for every call
+  if (decision.allowed && approvalUsed === null && caller.restricted) {
+    if (!facts.approval) await askApproval('owner', [MONITOR_RESTRICTION]);
+    else await spendApproval(facts.approval, 'owner', [MONITOR_RESTRICTION]);
   }
   const decided = {
     decision: decision.allowed ? 'allow' : 'deny',

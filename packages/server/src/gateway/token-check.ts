@@ -21,6 +21,8 @@ export interface VerifiedCaller {
   readonly consentId: string | null;
   /** The tools that consent limits the agent to (`server/tool`, `server/*`); null: not limited. */
   readonly consentTools: readonly string[] | null;
+  /** The monitor restricted the agent: every call needs its owner's approval. */
+  readonly restricted: boolean;
   readonly tokenId: string;
   /** Thumbprint of the DPoP key, for bound tokens. */
   readonly jkt: string | null;
@@ -198,6 +200,7 @@ export class TokenVerifier {
       chain,
       consentId: chain.length > 0 ? state.consentId : null,
       consentTools: chain.length > 0 ? state.consentTools : null,
+      restricted: state.restricted,
       tokenId: claims.jti,
       jkt: boundTo,
       proof,

@@ -132,7 +132,9 @@ export async function listApprovals(
   actor: Actor,
   filter: { status?: ApprovalStatus | undefined; agent?: string | undefined; limit: number },
 ): Promise<readonly ApprovalRecord[]> {
-  const approverId = actor.role === 'admin' || actor.role === 'auditor' ? undefined : (actor.userId ?? '');
+  if (actor.role !== 'admin' && actor.role !== 'auditor' && !actor.userId) return [];
+  const approverId =
+    actor.role === 'admin' || actor.role === 'auditor' ? undefined : (actor.userId ?? undefined);
   return deps.store.approvals.list({
     status: filter.status,
     agentId: filter.agent,
@@ -210,6 +212,12 @@ export async function useApproval(
       return needed === 'person'
         ? `approval \`${id}\` was given by the agent's owner, not the person the agent acts for, whose approval this call needs`
         : `approval \`${id}\` was given by the person the agent acts for, not the agent's owner, whose approval this call needs`;
+    }
+    if (needed === 'owner') {
+      // the agent may have changed hands since: only its owner now can have approved
+      const agent = await tx.agents.get(action.agentId, { tags: false });
+      if (agent?.ownerId !== approval.approverId)
+        return `approval \`${id}\` was given by a former owner of the agent`;
     }
     const now = deps.clock.now();
     const status = effectiveStatus(approval, now);

@@ -42,6 +42,8 @@ interface Subject {
   readonly consentId: string | null;
   /** The scopes the subject token carries, which a new token can only narrow (null: no bound). */
   readonly scopes: readonly string[] | null;
+  /** A parent token's audiences, which a sub-agent's token can only narrow (null: no bound). */
+  readonly audiences: readonly string[] | null;
   /** Epoch ms past which a token derived from it must not live (a parent token's expiry). */
   readonly notAfter: number | null;
   readonly claims: JWTPayload;
@@ -90,6 +92,12 @@ async function resolveSubject(deps: OAuthDeps, form: Form): Promise<Subject> {
       chain,
       consentId: active.record.consentId,
       scopes: scopesOf(active.claims) ?? [],
+      audiences:
+        typeof active.claims.aud === 'string'
+          ? [active.claims.aud]
+          : Array.isArray(active.claims.aud)
+            ? active.claims.aud
+            : [],
       notAfter: active.record.expiresAt,
       claims: active.claims,
       source: { issuer: deps.issuer, provider: null, tokenId: active.record.jti },
@@ -119,6 +127,7 @@ async function resolveSubject(deps: OAuthDeps, form: Form): Promise<Subject> {
     chain: [],
     consentId: null,
     scopes: scopesOf(found.claims),
+    audiences: null,
     notAfter: null,
     claims: found.claims,
     source: { issuer: provider.issuer, provider: provider.id, tokenId: null },
@@ -227,8 +236,10 @@ async function grantDelegatedScopes(
 
 /**
  * Step: the audience. Each `resource` (RFC 8707) or `audience` (RFC 8693)
- * needs `token:issue` for the agent and `token:exchange` for this hop. None
- * named: the one audience the agent may get, if there is exactly one.
+ * needs `token:issue` for the agent and `token:exchange` for this hop, and for
+ * a sub-agent must be an audience of the parent token (audiences only narrow,
+ * like scopes). None named: the one audience the agent may get, if there is
+ * exactly one.
  */
 async function grantDelegatedAudience(
   deps: OAuthDeps,
@@ -236,6 +247,7 @@ async function grantDelegatedAudience(
   agent: AgentRecord,
   context: Record<string, unknown>,
   candidates: () => Promise<string[]>,
+  bound: readonly string[] | null,
 ): Promise<{ values: string[]; decisions: Decided[] }> {
   const decisions: Decided[] = [];
   const named = [...new Set([...(form.get('resource') ?? []), ...(form.get('audience') ?? [])])];
@@ -262,6 +274,9 @@ async function grantDelegatedAudience(
   };
   if (named.length > 0) {
     for (const id of named) {
+      if (bound !== null && !bound.includes(id)) {
+        throw new OAuthError('invalid_target', `resource \`${id}\` is not an audience of the subject token`);
+      }
       if (!(await allowed(id))) {
         throw Object.assign(
           new OAuthError('invalid_target', `resource \`${id}\` is not allowed for this client`),
@@ -272,7 +287,7 @@ async function grantDelegatedAudience(
     return { values: named, decisions };
   }
   const values: string[] = [];
-  for (const id of await candidates()) if (await allowed(id)) values.push(id);
+  for (const id of bound ?? (await candidates())) if (await allowed(id)) values.push(id);
   if (values.length === 1) return { values, decisions };
   throw new OAuthError(
     'invalid_target',
@@ -364,7 +379,7 @@ export async function handleTokenExchange(
     grantDelegatedScopes(deps, requested, agent, subject, consent, context),
   );
   const audience = await withRecord(() =>
-    grantDelegatedAudience(deps, form, agent, context, input.audienceCandidates),
+    grantDelegatedAudience(deps, form, agent, context, input.audienceCandidates, subject.audiences),
   );
 
   const now = deps.clock.now();
