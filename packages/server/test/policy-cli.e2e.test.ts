@@ -164,7 +164,7 @@ for (const dialect of DIALECTS) {
     it('grants, lists and revokes access; what-if shows what a change would deny', async () => {
       failedWith(
         await custos('grant', 'add', '--tool', 'gh/x', '--reason', 'r'),
-        /exactly one of --agent and --team/,
+        /exactly one of --agent, --team and --user/,
       );
       failedWith(
         await custos(

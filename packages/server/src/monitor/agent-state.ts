@@ -151,10 +151,21 @@ export class AgentState {
     return others ?? [];
   }
 
+  /**
+   * Drops uses outside the window; when that frees too little (more credentials
+   * in use at once than the bound), drops the oldest-remembered ones down to
+   * three quarters of it, so the next 1024 new keys cost nothing (before, a
+   * full map was walked on every new key and kept full).
+   */
   private prune(now: number, windowMs: number): void {
     for (const [key, byAddress] of this.uses) {
       for (const [a, u] of byAddress) if (now - u.at > windowMs) byAddress.delete(a);
       if (byAddress.size === 0) this.uses.delete(key);
+    }
+    if (this.uses.size < 3072) return;
+    for (const key of this.uses.keys()) {
+      if (this.uses.size < 3072) break;
+      this.uses.delete(key);
     }
   }
 
