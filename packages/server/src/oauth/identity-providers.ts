@@ -104,6 +104,18 @@ export async function removeIdentityProvider(deps: IdentityDeps, actor: Actor, i
 }
 
 const remoteSets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+/** Inline key sets by provider id and exact JWKS text: a set imports each key once, not once per token. */
+const localSets = new Map<string, { text: string; keys: ReturnType<typeof createLocalJWKSet> }>();
+
+function localSet(provider: IdentityProviderRecord): ReturnType<typeof createLocalJWKSet> {
+  const text = JSON.stringify(provider.jwks);
+  const cached = localSets.get(provider.id);
+  if (cached?.text === text) return cached.keys;
+  const keys = createLocalJWKSet(provider.jwks as { keys: JWK[] });
+  if (localSets.size > 1000) localSets.clear();
+  localSets.set(provider.id, { text, keys });
+  return keys;
+}
 
 /**
  * Verifies a person's token from a trusted provider (signature, `iss`, `aud` =
@@ -125,9 +137,7 @@ export async function personFromProviderToken(
     }
     ({ payload: claims } = await jwtVerify(
       token,
-      provider.jwks
-        ? createLocalJWKSet(provider.jwks as { keys: JWK[] })
-        : (keys as ReturnType<typeof createRemoteJWKSet>),
+      provider.jwks ? localSet(provider) : (keys as ReturnType<typeof createRemoteJWKSet>),
       {
         issuer: provider.issuer,
         audience: provider.audience,
