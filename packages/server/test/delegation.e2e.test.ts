@@ -411,7 +411,12 @@ for (const dialect of DIALECTS) {
         /more than the subject token holds/,
       );
       await refused(
-        exchange(helper, parent, { scope: 'files:read', resource: 'https://elsewhere.example.com' }, ACCESS_TOKEN_TYPE),
+        exchange(
+          helper,
+          parent,
+          { scope: 'files:read', resource: 'https://elsewhere.example.com' },
+          ACCESS_TOKEN_TYPE,
+        ),
         'invalid_target',
         /is not an audience of the subject token/,
       );
