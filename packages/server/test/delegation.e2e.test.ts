@@ -334,6 +334,11 @@ for (const dialect of DIALECTS) {
         200,
         'may_act naming the client is accepted',
       );
+      const short = await exchange(assistant, await idToken(alice.email, { exp: epoch() + 20 }), {
+        scope: 'files:read',
+      });
+      assert.equal(short.status, 200, JSON.stringify(short.body));
+      assert.ok(Number(short.body.expires_in) <= 20, 'never outlives the person’s token');
       await refused(
         exchange(assistant, await idToken(alice.email, { exp: epoch() - 3600 })),
         'invalid_request',

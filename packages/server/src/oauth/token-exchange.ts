@@ -44,7 +44,7 @@ interface Subject {
   readonly scopes: readonly string[] | null;
   /** A parent token's audiences, which a sub-agent's token can only narrow (null: no bound). */
   readonly audiences: readonly string[] | null;
-  /** Epoch ms past which a token derived from it must not live (a parent token's expiry). */
+  /** Epoch ms past which a token derived from it must not live (the subject token's expiry). */
   readonly notAfter: number | null;
   readonly claims: JWTPayload;
   /** Where the subject token came from, for the record. */
@@ -128,7 +128,8 @@ async function resolveSubject(deps: OAuthDeps, form: Form): Promise<Subject> {
     consentId: null,
     scopes: scopesOf(found.claims),
     audiences: null,
-    notAfter: null,
+    // a delegated token never outlives the person's token it came from
+    notAfter: typeof found.claims.exp === 'number' ? found.claims.exp * 1000 : null,
     claims: found.claims,
     source: { issuer: provider.issuer, provider: provider.id, tokenId: null },
   };
