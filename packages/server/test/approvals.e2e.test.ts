@@ -292,7 +292,7 @@ describe('an approval reference expires (sqlite)', () => {
   let s: Setup;
   before(async () => {
     everything = await startEverything();
-    t = await startTestServer('sqlite', { approvalTtl: 1 });
+    t = await startTestServer('sqlite', { approvalTtl: 3 });
     s = await setUp(t, everything.url);
   });
   after(async () => {
@@ -306,11 +306,11 @@ describe('an approval reference expires (sqlite)', () => {
     assert.ok(pending);
     const approved = await t.api('POST', `/api/v1/approvals/${pending.id}/approve`, { token: s.aliceToken });
     assert.equal(approved.status, 200, JSON.stringify(approved.body));
-    await new Promise((r) => setTimeout(r, 1100));
+    await new Promise((r) => setTimeout(r, 3100));
     assert.match(String((await sum(s.mcp, 300, pending.id)).error?.message), /has expired/);
     const late = pendingApprovalOf((await sum(s.mcp, 301)).error);
     assert.ok(late);
-    await new Promise((r) => setTimeout(r, 1100));
+    await new Promise((r) => setTimeout(r, 3100));
     const tooLate = await t.api('POST', `/api/v1/approvals/${late.id}/approve`, { token: s.aliceToken });
     assert.equal(tooLate.status, 409);
     assert.match(String(tooLate.body.detail), /expired/);
