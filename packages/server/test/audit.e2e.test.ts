@@ -228,19 +228,30 @@ for (const dialect of DIALECTS) {
       follower.stdout?.setEncoding('utf8').on('data', (c: string) => {
         followed += c;
       });
-      await new Promise((r) => setTimeout(r, 1500));
-      await t.api('POST', '/api/v1/teams', { body: { name: 'followed', description: 'x' } });
-      const deadline = Date.now() + 15_000;
-      while (!followed.includes('"team.create"') && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 50));
+      // the CLI may take seconds to start on a loaded machine: append one event a second until it
+      // shows one; it must show only events appended after it started, in order
+      const created: string[] = [];
+      const deadline = Date.now() + 30_000;
+      while (!followed.includes('"team.create"') && Date.now() < deadline) {
+        const name = `followed-${created.length + 1}`;
+        await t.api('POST', '/api/v1/teams', { body: { name, description: 'x' } });
+        created.push(name);
+        const waitUntil = Date.now() + 1000;
+        while (!followed.includes('"team.create"') && Date.now() < waitUntil)
+          await new Promise((r) => setTimeout(r, 50));
+      }
+      await new Promise((r) => setTimeout(r, 300)); // let a line in flight arrive whole
       follower.kill('SIGTERM');
       const seen = followed
         .trimEnd()
         .split('\n')
-        .map((l) => JSON.parse(l) as Json);
+        .map((l) => JSON.parse(l) as Json)
+        .map((e) => [e.action, (e.target as Json).id]);
+      assert.ok(seen.length > 0, 'tail -f printed an event appended after it started');
+      // a suffix of what was created, in order (the first ones may predate the follower)
       assert.deepEqual(
-        seen.map((e) => [e.action, (e.target as Json).id]),
-        [['team.create', 'followed']],
+        seen,
+        created.slice(created.length - seen.length).map((name) => ['team.create', name]),
       );
 
       // exports: JSON lines verify offline; CSV and OCSF carry every event
