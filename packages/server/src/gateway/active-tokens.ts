@@ -1,4 +1,5 @@
 import type { Clock } from '../core/index.js';
+import { tokenStanding } from '../oauth/index.js';
 import type { Change, Store } from '../storage/index.js';
 
 /** What the revocation check found for one token. */
@@ -22,9 +23,8 @@ const MAX_ENTRIES = 50_000;
 
 /**
  * The gateway's revocation check: whether a token Custos issued is still
- * active (not revoked; its agent active and unexpired; the key or federated
- * issuer it was obtained with still standing), the same rule as
- * `verifyIssuedToken`, without a database read per call.
+ * active — `tokenStanding`, the rule `verifyIssuedToken` applies too — without
+ * a database read per call.
  *
  * Answers are cached per token and dropped by the store's change feed the
  * moment a change commits anywhere: a token's revocation drops that token, a
@@ -156,58 +156,29 @@ export class ActiveTokens {
     if (!record) return null;
     const subject = record.subject ?? null;
     const consentId = record.consentId ?? null;
-    const inactive = (reason: string): TokenState => ({
-      active: false,
-      agentId: record.agentId,
-      reason,
-      agentExpiresAt: 0,
-      subject,
-      consentId,
-      consentTools: null,
-      restricted: false,
-    });
-    if (record.revokedAt !== null) return inactive('the token has been revoked');
-    const agent = await store.agents.get(record.agentId, { tags: false });
-    if (!agent) return inactive('the agent no longer exists');
-    if (agent.status !== 'active') return inactive(`the agent is ${agent.status}`);
-    const [kind, ref] = record.credential.split(/:(.*)/s) as [string, string];
-    if (kind === 'key') {
-      const key = await store.agentKeys.get(record.agentId, ref);
-      if (!key || key.revokedAt !== null)
-        return inactive('the key the token was obtained with has been revoked');
-    } else if (kind === 'federation') {
-      const issuers = await store.federatedIssuers.list();
-      if (!issuers.some((i) => i.id === ref)) return inactive('the federated issuer is no longer trusted');
-    }
-    let validUntil = agent.expiresAt;
-    let consentTools: readonly string[] | null = null;
-    if (subject !== null) {
-      if (chain === null) return inactive('its delegation chain is not known here');
-      const person = await store.users.get(subject);
-      if (person?.status !== 'active') return inactive('the person it acts for is deactivated');
-      const consent = consentId ? await store.consents.get(consentId) : null;
-      if (!consent || consent.revokedAt !== null)
-        return inactive('the consent it derives from has been revoked');
-      validUntil = Math.min(validUntil, consent.expiresAt);
-      consentTools = consent.tools ?? null;
-      for (const id of chain) {
-        if (id === agent.id) continue;
-        const other = await store.agents.get(id, { tags: false });
-        if (other?.status !== 'active')
-          return inactive(`agent \`${id}\` of its delegation chain is ${other?.status ?? 'gone'}`);
-        validUntil = Math.min(validUntil, other.expiresAt);
-      }
+    const standing = await tokenStanding(store, record, chain);
+    if (!standing.ok) {
+      return {
+        active: false,
+        agentId: record.agentId,
+        reason: standing.reason,
+        agentExpiresAt: 0,
+        subject,
+        consentId,
+        consentTools: null,
+        restricted: false,
+      };
     }
     return {
       active: true,
-      agentId: agent.id,
+      agentId: standing.agent.id,
       reason: null,
-      agentExpiresAt: validUntil,
+      agentExpiresAt: standing.validUntil,
       subject,
       consentId,
-      consentTools,
+      consentTools: standing.consent?.tools ?? null,
       // a restriction's change is announced on the agent's topic, which drops this answer
-      restricted: (await store.monitor.restrictions.get(agent.id)) !== null,
+      restricted: (await store.monitor.restrictions.get(standing.agent.id)) !== null,
     };
   }
 }

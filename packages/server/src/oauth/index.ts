@@ -20,4 +20,6 @@ export { authorizationServerMetadata, PATHS } from './metadata.js';
 export type { OAuthErrorCode } from './oauth-error.js';
 export { OAuthError } from './oauth-error.js';
 export { registerOAuthRoutes, sendOAuthError } from './routes.js';
+export type { TokenStanding } from './token-standing.js';
+export { tokenStanding } from './token-standing.js';
 export { verifyIssuedToken } from './verify-issued-token.js';

@@ -1,25 +1,25 @@
 import { type Actor, auditStatement } from '../audit/index.js';
-import { type Decision, type DecisionRequest, decisionAuditEntry, recordedRequest } from '../policy/index.js';
-import {
-  type AgentRecord,
-  claimJtiStatement,
-  issuedTokenStatement,
-  type UnitOutcome,
-} from '../storage/index.js';
+import type { DecisionRequest } from '../policy/index.js';
+import type { AgentRecord } from '../storage/index.js';
 import { ASSERTION_TYPE, type AuthenticatedClient } from './client-auth.js';
 import type { OAuthDeps, OAuthRequest, OAuthResponse } from './deps.js';
 import { type VerifiedProof, verifyDpopProof } from './dpop.js';
 import { type Form, one, requireForm } from './form.js';
+import {
+  agentActor,
+  candidates,
+  commitIssuance,
+  type Decided,
+  policyDetails,
+  recordRefusedDecision,
+  requestedResources,
+  requestedScopes,
+} from './grant-steps.js';
 import { issueAccessToken } from './issue-access-token.js';
 import { OAuthError } from './oauth-error.js';
 import { handleTokenExchange, TOKEN_EXCHANGE } from './token-exchange.js';
 
 const CLIENT_CREDENTIALS = 'client_credentials';
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
-
-function agentActor(agentId: string, requestId: string): Actor {
-  return { type: 'agent', id: agentId, role: 'agent', userId: null, requestId };
-}
 
 /** Step: the grant type must be one this endpoint serves. */
 function checkGrantType(form: Form): string {
@@ -70,7 +70,7 @@ export async function authenticateClient(
 /** What policy granted a token, and every `token:issue` decision taken on the way. */
 interface Granted {
   readonly values: string[];
-  readonly decisions: { readonly request: DecisionRequest; readonly decision: Decision }[];
+  readonly decisions: Decided[];
 }
 
 /** Asks the engine whether the agent may be issued a token on each resource (`token:issue`). */
@@ -79,8 +79,8 @@ async function decideIssue(
   agent: AgentRecord,
   type: 'Scope' | 'Audience',
   ids: readonly string[],
-): Promise<Granted['decisions']> {
-  const out: { request: DecisionRequest; decision: Decision }[] = [];
+): Promise<Decided[]> {
+  const out: Decided[] = [];
   for (const id of ids) {
     const request: DecisionRequest = {
       principal: { type: 'Agent', id: agent.id },
@@ -90,32 +90,6 @@ async function decideIssue(
     out.push({ request, decision: await deps.policy.decide(request) });
   }
   return out;
-}
-
-/** Candidates when the client names none: the agent's allow-list, then what policies name for it. */
-async function candidates(
-  deps: OAuthDeps,
-  agent: AgentRecord,
-  type: 'Scope' | 'Audience',
-): Promise<string[]> {
-  const listed = type === 'Scope' ? agent.allowedScopes : agent.allowedAudiences;
-  const named = await deps.policy.namedResources({ type: 'Agent', id: agent.id }, type);
-  return [...new Set([...listed, ...named.map((u) => u.id)])];
-}
-
-/** Records a refused `token:issue` (or `token:exchange`) decision, with its policies, before the refusal is answered. */
-async function recordRefusedIssue(
-  deps: OAuthDeps,
-  actor: Actor,
-  refused: Granted['decisions'][number],
-): Promise<void> {
-  await deps.committer
-    .submit({
-      statements: [
-        auditStatement(deps.clock, actor, decisionAuditEntry(refused.request, refused.decision, 'token')),
-      ],
-    })
-    .catch(() => undefined); // the refusal itself is recorded by the caller (`token.refuse`)
 }
 
 /**
@@ -129,22 +103,18 @@ async function grantScopes(
   agent: AgentRecord,
   requestId: string,
 ): Promise<Granted> {
-  const raw = one(form, 'scope');
-  if (raw === undefined) {
+  const requested = requestedScopes(form);
+  if (requested === null) {
     const decisions = await decideIssue(deps, agent, 'Scope', await candidates(deps, agent, 'Scope'));
     return {
       values: decisions.filter((d) => d.decision.allowed).map((d) => d.request.resource.id),
       decisions,
     };
   }
-  const requested = [...new Set(raw.split(' ').filter((s) => s !== ''))];
-  for (const scope of requested) {
-    if (!SCOPE_TOKEN.test(scope)) throw new OAuthError('invalid_scope', 'malformed scope');
-  }
   const decisions = await decideIssue(deps, agent, 'Scope', requested);
   const refused = decisions.find((d) => !d.decision.allowed);
   if (refused) {
-    await recordRefusedIssue(deps, agentActor(agent.id, requestId), refused);
+    await recordRefusedDecision(deps, agentActor(agent.id, requestId), refused);
     throw new OAuthError(
       'invalid_scope',
       `scope \`${refused.request.resource.id}\` is not allowed for this client`,
@@ -164,21 +134,12 @@ async function grantAudience(
   agent: AgentRecord,
   requestId: string,
 ): Promise<Granted> {
-  const resources = [...new Set(form.get('resource') ?? [])];
-  for (const resource of resources) {
-    let url: URL;
-    try {
-      url = new URL(resource);
-    } catch {
-      throw new OAuthError('invalid_target', 'each `resource` must be an absolute URI');
-    }
-    if (url.hash) throw new OAuthError('invalid_target', '`resource` must not have a fragment');
-  }
+  const resources = requestedResources(form);
   if (resources.length > 0) {
     const decisions = await decideIssue(deps, agent, 'Audience', resources);
     const refused = decisions.find((d) => !d.decision.allowed);
     if (refused) {
-      await recordRefusedIssue(deps, agentActor(agent.id, requestId), refused);
+      await recordRefusedDecision(deps, agentActor(agent.id, requestId), refused);
       throw new OAuthError(
         'invalid_target',
         `resource \`${refused.request.resource.id}\` is not allowed for this client`,
@@ -197,20 +158,6 @@ async function grantAudience(
   );
 }
 
-/** The `token:issue` decisions, as the `token.issue` audit event records them (what-if replays them). */
-function policyDetails(granted: readonly Granted[]): Record<string, unknown> {
-  const all = granted.flatMap((g) => g.decisions);
-  return {
-    version: all.at(-1)?.decision.version ?? null,
-    decisions: all.map(({ request, decision }) => ({
-      request: recordedRequest(request),
-      decision: decision.allowed ? 'allow' : 'deny',
-      policies: decision.policies,
-      ...(decision.errors.length > 0 ? { errors: decision.errors } : {}),
-    })),
-  };
-}
-
 /** Step: verify the DPoP proof when present, and require one when the client must use DPoP. */
 async function checkDpop(
   deps: OAuthDeps,
@@ -227,9 +174,9 @@ async function checkDpop(
 
 /**
  * The token endpoint (RFC 6749 §3.2) for `client_credentials` with
- * `private_key_jwt`, optionally DPoP-bound. The single-use checks (assertion
- * and proof `jti`), the issued-token record and the audit event commit together
- * (group commit) before the token is returned: no record, no token.
+ * `private_key_jwt`, optionally DPoP-bound, and for RFC 8693 token exchange
+ * (see `token-exchange.ts`). The issuance commits before the token is
+ * returned (`commitIssuance`).
  */
 export async function handleTokenRequest(deps: OAuthDeps, request: OAuthRequest): Promise<OAuthResponse> {
   const form = requireForm(request.contentType, request.body, ['resource', 'audience']);
@@ -238,16 +185,7 @@ export async function handleTokenRequest(deps: OAuthDeps, request: OAuthRequest)
   const agent = client.agent;
   const proof = await checkDpop(deps, request, agent);
   if (grantType === TOKEN_EXCHANGE) {
-    return handleTokenExchange(deps, request, {
-      form,
-      client,
-      proof,
-      audienceCandidates: () => candidates(deps, agent, 'Audience'),
-      recordRefused: (refused, onBehalfOf) =>
-        recordRefusedIssue(deps, { ...agentActor(agent.id, request.requestId), onBehalfOf }, refused),
-      policyDetails: (decisions) => policyDetails([{ values: [], decisions: [...decisions] }]),
-      actor: (onBehalfOf) => ({ ...agentActor(agent.id, request.requestId), onBehalfOf }),
-    });
+    return handleTokenExchange(deps, request, { form, client, proof });
   }
   if (form.has('audience'))
     throw new OAuthError('invalid_request', 'parameter `audience` is only for token exchange');
@@ -266,70 +204,35 @@ export async function handleTokenRequest(deps: OAuthDeps, request: OAuthRequest)
       jkt: proof?.jkt,
     },
   );
-  const unit = {
-    statements: [
-      ...(client.replay
-        ? [
-            claimJtiStatement(
-              client.replay.scope,
-              client.replay.jti,
-              client.replay.expiresAt,
-              'assertion_replayed',
-            ),
-          ]
-        : []),
-      ...(proof
-        ? [
-            claimJtiStatement(
-              `dpop:${proof.jkt}`,
-              proof.jti,
-              (proof.iat + deps.dpop.maxAgeSeconds + 2 * deps.dpop.leewaySeconds) * 1000,
-              'proof_replayed',
-            ),
-          ]
-        : []),
-      issuedTokenStatement({
-        jti: issued.jti,
-        agentId: agent.id,
+  await commitIssuance(
+    deps,
+    client,
+    proof,
+    {
+      jti: issued.jti,
+      agentId: agent.id,
+      credential: client.credential,
+      issuedAt: issued.issuedAt,
+      expiresAt: issued.expiresAt,
+      revokedAt: null,
+    },
+    auditStatement(deps.clock, agentActor(agent.id, request.requestId), {
+      action: 'token.issue',
+      target: { type: 'agent', id: agent.id },
+      details: {
+        grantType: CLIENT_CREDENTIALS,
         credential: client.credential,
-        issuedAt: issued.issuedAt,
-        expiresAt: issued.expiresAt,
-        revokedAt: null,
-      }),
-      auditStatement(deps.clock, agentActor(agent.id, request.requestId), {
-        action: 'token.issue',
-        target: { type: 'agent', id: agent.id },
-        details: {
-          grantType: CLIENT_CREDENTIALS,
-          credential: client.credential,
-          tokenId: issued.jti,
-          signingKey: issued.kid,
-          audience,
-          scopes,
-          dpopJkt: proof?.jkt ?? null,
-          expiresAt: new Date(issued.expiresAt).toISOString(),
-          sourceAddress: request.sourceAddress,
-          policy: policyDetails([grantedScopes, grantedAudience]),
-        },
-      }),
-    ],
-  };
-  let outcome: UnitOutcome;
-  try {
-    outcome = await deps.committer.submit(unit);
-  } catch (error) {
-    throw new OAuthError(
-      'temporarily_unavailable',
-      'the token could not be recorded; try again',
-      {},
-      { cause: error },
-    );
-  }
-  if (!outcome.ok) {
-    throw outcome.code === 'assertion_replayed'
-      ? new OAuthError('invalid_client', 'client assertion has already been used')
-      : new OAuthError('invalid_dpop_proof', 'DPoP proof has already been used');
-  }
+        tokenId: issued.jti,
+        signingKey: issued.kid,
+        audience,
+        scopes,
+        dpopJkt: proof?.jkt ?? null,
+        expiresAt: new Date(issued.expiresAt).toISOString(),
+        sourceAddress: request.sourceAddress,
+        policy: policyDetails([...grantedScopes.decisions, ...grantedAudience.decisions]),
+      },
+    }),
+  );
   return {
     status: 200,
     body: {

@@ -1,20 +1,23 @@
 import { createHash } from 'node:crypto';
 import { decodeJwt, type JWTPayload } from 'jose';
-import { type Actor, auditStatement } from '../audit/index.js';
-import type { Decision, DecisionRequest } from '../policy/index.js';
-import {
-  type AgentRecord,
-  type ConsentRecord,
-  claimJtiStatement,
-  issuedTokenStatement,
-  type UnitOutcome,
-  type UserRecord,
-} from '../storage/index.js';
+import { auditStatement } from '../audit/index.js';
+import type { DecisionRequest } from '../policy/index.js';
+import type { AgentRecord, ConsentRecord, UserRecord } from '../storage/index.js';
 import { actChain, actClaim } from './act-chain.js';
 import type { AuthenticatedClient } from './client-auth.js';
 import type { OAuthDeps, OAuthRequest, OAuthResponse } from './deps.js';
 import type { VerifiedProof } from './dpop.js';
 import { type Form, one } from './form.js';
+import {
+  agentActor,
+  candidates,
+  commitIssuance,
+  type Decided,
+  policyDetails,
+  recordRefusedDecision,
+  requestedResources,
+  requestedScopes,
+} from './grant-steps.js';
 import { personFromProviderToken } from './identity-providers.js';
 import { issueAccessToken } from './issue-access-token.js';
 import { OAuthError } from './oauth-error.js';
@@ -27,7 +30,6 @@ const ACCESS_TOKEN = `${TYPE}access_token`;
 const PROVIDER_TYPES = new Set([`${TYPE}id_token`, `${TYPE}jwt`, ACCESS_TOKEN]);
 /** What a Custos-issued delegated token may be presented as. */
 const CUSTOS_TYPES = new Set([`${TYPE}jwt`, ACCESS_TOKEN]);
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
 /** RFC 8693 §2.2.2: a subject token that is invalid or unacceptable by policy is `invalid_request`. */
 const refuse = (description: string, cause?: unknown) =>
@@ -173,7 +175,8 @@ async function findConsent(
   );
 }
 
-type Decided = { readonly request: DecisionRequest; readonly decision: Decision };
+/** Records the refused decision behind a refusal before it is answered. */
+type RecordRefusal = (decisions: readonly Decided[]) => Promise<void>;
 
 /**
  * Step: the scopes. Each must be in the consent, within what the subject token
@@ -188,6 +191,7 @@ async function grantDelegatedScopes(
   subject: Subject,
   consent: ConsentRecord,
   context: Record<string, unknown>,
+  recordRefusal: RecordRefusal,
 ): Promise<{ values: string[]; decisions: Decided[] }> {
   const decisions: Decided[] = [];
   const decide = async (request: DecisionRequest) => {
@@ -230,7 +234,10 @@ async function grantDelegatedScopes(
   }
   for (const scope of requested) {
     const reason = await why(scope);
-    if (reason) throw Object.assign(new OAuthError('invalid_scope', reason), { decisions });
+    if (reason) {
+      await recordRefusal(decisions);
+      throw new OAuthError('invalid_scope', reason);
+    }
   }
   return { values: [...requested], decisions };
 }
@@ -247,20 +254,11 @@ async function grantDelegatedAudience(
   form: Form,
   agent: AgentRecord,
   context: Record<string, unknown>,
-  candidates: () => Promise<string[]>,
   bound: readonly string[] | null,
+  recordRefusal: RecordRefusal,
 ): Promise<{ values: string[]; decisions: Decided[] }> {
   const decisions: Decided[] = [];
-  const named = [...new Set([...(form.get('resource') ?? []), ...(form.get('audience') ?? [])])];
-  for (const resource of form.get('resource') ?? []) {
-    let url: URL;
-    try {
-      url = new URL(resource);
-    } catch {
-      throw new OAuthError('invalid_target', 'each `resource` must be an absolute URI');
-    }
-    if (url.hash) throw new OAuthError('invalid_target', '`resource` must not have a fragment');
-  }
+  const named = [...new Set([...requestedResources(form), ...(form.get('audience') ?? [])])];
   const allowed = async (id: string) => {
     const resource = { type: 'Audience', id };
     for (const request of [
@@ -279,16 +277,15 @@ async function grantDelegatedAudience(
         throw new OAuthError('invalid_target', `resource \`${id}\` is not an audience of the subject token`);
       }
       if (!(await allowed(id))) {
-        throw Object.assign(
-          new OAuthError('invalid_target', `resource \`${id}\` is not allowed for this client`),
-          { decisions },
-        );
+        await recordRefusal(decisions);
+        throw new OAuthError('invalid_target', `resource \`${id}\` is not allowed for this client`);
       }
     }
     return { values: named, decisions };
   }
   const values: string[] = [];
-  for (const id of bound ?? (await candidates())) if (await allowed(id)) values.push(id);
+  for (const id of bound ?? (await candidates(deps, agent, 'Audience')))
+    if (await allowed(id)) values.push(id);
   if (values.length === 1) return { values, decisions };
   throw new OAuthError(
     'invalid_target',
@@ -298,27 +295,11 @@ async function grantDelegatedAudience(
   );
 }
 
-function requestedScopes(form: Form): string[] | null {
-  const raw = one(form, 'scope');
-  if (raw === undefined) return null;
-  const requested = [...new Set(raw.split(' ').filter((s) => s !== ''))];
-  for (const scope of requested) {
-    if (!SCOPE_TOKEN.test(scope)) throw new OAuthError('invalid_scope', 'malformed scope');
-  }
-  return requested;
-}
-
 /** What the grant handler of the token endpoint provides. */
 export interface ExchangeInput {
   readonly form: Form;
   readonly client: AuthenticatedClient;
   readonly proof: VerifiedProof | null;
-  /** The audiences to consider when the client names none (the agent's allow-list and policies). */
-  readonly audienceCandidates: () => Promise<string[]>;
-  /** Records a refused decision before the refusal is answered. */
-  readonly recordRefused: (refused: Decided, onBehalfOf: Actor['onBehalfOf']) => Promise<void>;
-  readonly policyDetails: (decisions: readonly Decided[]) => Record<string, unknown>;
-  readonly actor: (onBehalfOf: Actor['onBehalfOf']) => Actor;
 }
 
 /**
@@ -366,22 +347,13 @@ export async function handleTokenExchange(
       consent: consent.id,
     },
   };
-  const withRecord = async <T>(step: () => Promise<T>): Promise<T> => {
-    try {
-      return await step();
-    } catch (error) {
-      const decisions = (error as { decisions?: Decided[] }).decisions;
-      const refused = decisions?.find((d) => !d.decision.allowed);
-      if (refused) await input.recordRefused(refused, { userId: subject.person.id, chain });
-      throw error;
-    }
+  const actor = agentActor(agent.id, request.requestId, { userId: subject.person.id, chain });
+  const recordRefusal: RecordRefusal = async (decisions) => {
+    const refused = decisions.findLast((d) => !d.decision.allowed);
+    if (refused) await recordRefusedDecision(deps, actor, refused);
   };
-  const scopes = await withRecord(() =>
-    grantDelegatedScopes(deps, requested, agent, subject, consent, context),
-  );
-  const audience = await withRecord(() =>
-    grantDelegatedAudience(deps, form, agent, context, input.audienceCandidates, subject.audiences),
-  );
+  const scopes = await grantDelegatedScopes(deps, requested, agent, subject, consent, context, recordRefusal);
+  const audience = await grantDelegatedAudience(deps, form, agent, context, subject.audiences, recordRefusal);
 
   const now = deps.clock.now();
   const limit = Math.min(consent.expiresAt, subject.notAfter ?? Number.POSITIVE_INFINITY);
@@ -399,85 +371,49 @@ export async function handleTokenExchange(
       act: actClaim(chain),
     },
   );
-  const onBehalfOf = { userId: subject.person.id, chain };
-  const unit = {
-    statements: [
-      ...(client.replay
-        ? [
-            claimJtiStatement(
-              client.replay.scope,
-              client.replay.jti,
-              client.replay.expiresAt,
-              'assertion_replayed',
-            ),
-          ]
-        : []),
-      ...(proof
-        ? [
-            claimJtiStatement(
-              `dpop:${proof.jkt}`,
-              proof.jti,
-              (proof.iat + deps.dpop.maxAgeSeconds + 2 * deps.dpop.leewaySeconds) * 1000,
-              'proof_replayed',
-            ),
-          ]
-        : []),
-      issuedTokenStatement({
-        jti: issued.jti,
-        agentId: agent.id,
+  await commitIssuance(
+    deps,
+    client,
+    proof,
+    {
+      jti: issued.jti,
+      agentId: agent.id,
+      credential: client.credential,
+      issuedAt: issued.issuedAt,
+      expiresAt: issued.expiresAt,
+      revokedAt: null,
+      subject: subject.person.id,
+      consentId: consent.id,
+    },
+    auditStatement(deps.clock, actor, {
+      action: 'token.exchange',
+      target: { type: 'user', id: subject.person.id },
+      details: {
+        grantType: TOKEN_EXCHANGE,
         credential: client.credential,
-        issuedAt: issued.issuedAt,
-        expiresAt: issued.expiresAt,
-        revokedAt: null,
-        subject: subject.person.id,
+        tokenId: issued.jti,
+        signingKey: issued.kid,
+        audience: audience.values,
+        scopes: scopes.values,
+        dpopJkt: proof?.jkt ?? null,
+        expiresAt: new Date(issued.expiresAt).toISOString(),
+        sourceAddress: request.sourceAddress,
+        person: subject.person.id,
+        chain,
         consentId: consent.id,
-      }),
-      auditStatement(deps.clock, input.actor(onBehalfOf), {
-        action: 'token.exchange',
-        target: { type: 'user', id: subject.person.id },
-        details: {
-          grantType: TOKEN_EXCHANGE,
-          credential: client.credential,
-          tokenId: issued.jti,
-          signingKey: issued.kid,
-          audience: audience.values,
-          scopes: scopes.values,
-          dpopJkt: proof?.jkt ?? null,
-          expiresAt: new Date(issued.expiresAt).toISOString(),
-          sourceAddress: request.sourceAddress,
-          person: subject.person.id,
-          chain,
-          consentId: consent.id,
-          subjectToken: {
-            issuer: subject.source.issuer,
-            provider: subject.source.provider,
-            tokenId: subject.source.tokenId,
-            // a thumbprint, never the token
-            sha256: createHash('sha256')
-              .update(one(form, 'subject_token') ?? '')
-              .digest('base64url'),
-          },
-          policy: input.policyDetails([...scopes.decisions, ...audience.decisions]),
+        subjectToken: {
+          issuer: subject.source.issuer,
+          provider: subject.source.provider,
+          tokenId: subject.source.tokenId,
+          // a thumbprint, never the token
+          sha256: createHash('sha256')
+            .update(one(form, 'subject_token') ?? '')
+            .digest('base64url'),
         },
-      }),
-    ],
-  };
-  let outcome: UnitOutcome;
-  try {
-    outcome = await deps.committer.submit(unit);
-  } catch (error) {
-    throw new OAuthError(
-      'temporarily_unavailable',
-      'the token could not be recorded; try again',
-      {},
-      { cause: error },
-    );
-  }
-  if (!outcome.ok) {
-    throw outcome.code === 'assertion_replayed'
-      ? new OAuthError('invalid_client', 'client assertion has already been used')
-      : new OAuthError('invalid_dpop_proof', 'DPoP proof has already been used');
-  }
+        policy: policyDetails([...scopes.decisions, ...audience.decisions]),
+      },
+    }),
+  );
   return {
     status: 200,
     body: {
