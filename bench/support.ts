@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,19 @@ import { freePort } from '../packages/server/test/support/server.js';
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+/** The raw node:crypto cost of one ES256 sign and one verify on this core: the token benchmarks' floor. */
+export function es256Floor(): { signUs: number; verifyUs: number } {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const data = randomBytes(300);
+  const sig = sign('sha256', data, { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  return {
+    signUs: microsPerCall(3000, () => sign('sha256', data, { key: privateKey, dsaEncoding: 'ieee-p1363' })),
+    verifyUs: microsPerCall(3000, () =>
+      verify('sha256', data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, sig),
+    ),
+  };
 }
 
 /** Runs `fn` `n` times and returns microseconds per call (after a warm-up). */

@@ -9,25 +9,13 @@
  *
  * Run: npm run bench -- token-exchange   (env BENCH_GRANTS, BENCH_CONCURRENCY)
  */
-import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { microsPerCall, percentile, runLoad, startBenchServer } from './support.js';
+import { es256Floor, percentile, runLoad, startBenchServer } from './support.js';
 
 const GRANTS = Number(process.env.BENCH_GRANTS ?? 3000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const IDP = 'https://login.bench.test';
-
-function floor(): { signUs: number; verifyUs: number } {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const data = randomBytes(300);
-  const sig = sign('sha256', data, { key: privateKey, dsaEncoding: 'ieee-p1363' });
-  return {
-    signUs: microsPerCall(3000, () => sign('sha256', data, { key: privateKey, dsaEncoding: 'ieee-p1363' })),
-    verifyUs: microsPerCall(3000, () =>
-      verify('sha256', data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, sig),
-    ),
-  };
-}
 
 async function main(): Promise<void> {
   const server = await startBenchServer();
@@ -110,7 +98,7 @@ async function main(): Promise<void> {
       return requests;
     }
 
-    const f = floor();
+    const f = es256Floor();
     await runLoad(server.url, await prepare(300), CONCURRENCY); // warm-up
     const requests = await prepare(GRANTS);
     const cpuBefore = server.cpuMicros();

@@ -7,24 +7,12 @@
  *
  * Run: npm run bench -- token-grant   (env BENCH_GRANTS=n to change the count)
  */
-import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { microsPerCall, percentile, runLoad, startBenchServer } from './support.js';
+import { es256Floor, percentile, runLoad, startBenchServer } from './support.js';
 
 const GRANTS = Number(process.env.BENCH_GRANTS ?? 4000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
-
-function floor(): { signUs: number; verifyUs: number } {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const data = randomBytes(300);
-  const sig = sign('sha256', data, { key: privateKey, dsaEncoding: 'ieee-p1363' });
-  return {
-    signUs: microsPerCall(3000, () => sign('sha256', data, { key: privateKey, dsaEncoding: 'ieee-p1363' })),
-    verifyUs: microsPerCall(3000, () =>
-      verify('sha256', data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, sig),
-    ),
-  };
-}
 
 async function main(): Promise<void> {
   const server = await startBenchServer({ CUSTOS_DPOP_MAX_AGE: '600' });
@@ -81,7 +69,7 @@ async function main(): Promise<void> {
       return requests;
     }
 
-    const f = floor();
+    const f = es256Floor();
     const rows: string[] = [];
     for (const withDpop of [false, true]) {
       await runLoad(server.url, await prepare(300, withDpop), CONCURRENCY); // warm-up

@@ -228,7 +228,9 @@ for (const dialect of DIALECTS) {
       const about = events.filter((e) => isJson(e.target) && e.target.id === pending.id).map((e) => e.action);
       assert.deepEqual(about, ['approval.request', 'approval.approve', 'approval.use']);
       const decided = events.find((e) => e.action === 'approval.approve');
-      assert.ok(decided && isJson(decided.actor));
+      assert.ok(decided && isJson(decided.actor) && isJson(decided.details));
+      assert.equal(decided.actor.type, 'admin_token', 'decided with the person’s own owner token');
+      assert.equal(decided.details.actorUserId, s.alice.id);
       assert.equal(decided.reason, 'expected invoice');
     });
 

@@ -547,6 +547,7 @@ for (const dialect of DIALECTS) {
       const mcp = await mcpWith(String(delegated.body.access_token));
       const result = await mcp.callTool({ name: 'get-env', arguments: {} });
       assert.ok(!(result as { isError?: boolean }).isError);
+      assert.match(textOf(result), /"PATH"/, 'the upstream answered with its environment');
       const revoked = await t.api('POST', `/api/v1/grants/${added.body.id}/revoke`, {
         body: { reason: 'done' },
       });

@@ -114,14 +114,35 @@ export function consentCovers(caller: VerifiedCaller, resource: EntityUid): bool
   return caller.consentTools.some((t) => t === resource.id || t === `${server}/*`);
 }
 
-/** `context.delegation` of a delegated call: the person, the chain of agents, its depth, the consent. */
-export function delegationContext(caller: VerifiedCaller): Record<string, unknown> | null {
-  if (!caller.onBehalfOf) return null;
+/**
+ * The context every decision about a caller's request carries, besides the
+ * action's own members: counters, time, address, the person and delegation of
+ * a delegated token, and `approved` (true only once a matching approval is
+ * presented). Calls and listings build it the same way.
+ */
+export function callerContext(
+  caller: VerifiedCaller,
+  now: number,
+  sourceAddress: string,
+  session: { calls: number; callsLastHour: number; resourceCallsLastHour: number },
+): Record<string, unknown> {
+  const person = caller.onBehalfOf ? { __entity: { type: 'User', id: caller.onBehalfOf } } : null;
   return {
-    person: { __entity: { type: 'User', id: caller.onBehalfOf } },
-    chain: caller.chain.map((id) => ({ __entity: { type: 'Agent', id } })),
-    depth: caller.chain.length,
-    consent: caller.consentId ?? '',
+    session,
+    now: { __extn: { fn: 'datetime', arg: new Date(now).toISOString() } },
+    sourceAddress: { __extn: { fn: 'ip', arg: isIP(sourceAddress) ? sourceAddress : '0.0.0.0' } },
+    ...(person
+      ? {
+          onBehalfOf: person,
+          delegation: {
+            person,
+            chain: caller.chain.map((id) => ({ __entity: { type: 'Agent', id } })),
+            depth: caller.chain.length,
+            consent: caller.consentId ?? '',
+          },
+        }
+      : {}),
+    approved: false,
   };
 }
 
@@ -137,20 +158,20 @@ async function decideCall(
   facts: CallFacts,
   context: Record<string, unknown>,
 ): Promise<{ decision: Decision; person: Decision | null }> {
-  const decision = await engine.decide({
-    principal: { type: 'Agent', id: caller.agentId },
-    action: facts.action,
-    resource: facts.resource,
-    context,
-  });
+  const decision = await decideFor(engine, { type: 'Agent', id: caller.agentId }, facts, context);
   if (!caller.onBehalfOf || !decision.allowed) return { decision, person: null };
-  const person = await engine.decide({
-    principal: { type: 'User', id: caller.onBehalfOf },
-    action: facts.action,
-    resource: facts.resource,
-    context,
-  });
+  const person = await decideFor(engine, { type: 'User', id: caller.onBehalfOf }, facts, context);
   return { decision: person.allowed ? decision : person, person };
+}
+
+/** One side's decision of a call. */
+function decideFor(
+  engine: PolicyEngine,
+  principal: EntityUid,
+  facts: CallFacts,
+  context: Record<string, unknown>,
+): Promise<Decision> {
+  return engine.decide({ principal, action: facts.action, resource: facts.resource, context });
 }
 
 function auditTarget(resource: EntityUid): { type: string; id: string } {
@@ -237,28 +258,17 @@ export async function authorizeCall(
   }
 
   const counts = deps.counters.observe(caller.agentId, resourceText, now);
-  const context: Record<string, unknown> = {
+  const context = {
     ...facts.context,
-    session: { calls: facts.sessionCalls, ...counts },
-    now: { __extn: { fn: 'datetime', arg: new Date(now).toISOString() } },
-    sourceAddress: { __extn: { fn: 'ip', arg: isIP(facts.sourceAddress) ? facts.sourceAddress : '0.0.0.0' } },
-    ...(caller.onBehalfOf ? { onBehalfOf: { __entity: { type: 'User', id: caller.onBehalfOf } } } : {}),
+    ...callerContext(caller, now, facts.sourceAddress, { calls: facts.sessionCalls, ...counts }),
   };
-  const delegation = delegationContext(caller);
-  if (delegation) context.delegation = delegation;
-  context.approved = false;
   let { decision, person } = await decideCall(deps.engine, caller, facts, context);
   let approvalUsed: string | null = null;
   let requirement = decision.allowed ? null : await deps.engine.approvalRequirement(decision);
   if (requirement && caller.onBehalfOf && person === null) {
     // the agent's side refused pending approval: an approval lifts the person's side too (the
     // retry is decided as approved for both), so what refuses there must ask for approval as well
-    const personSide = await deps.engine.decide({
-      principal: { type: 'User', id: caller.onBehalfOf },
-      action: facts.action,
-      resource: facts.resource,
-      context,
-    });
+    const personSide = await decideFor(deps.engine, { type: 'User', id: caller.onBehalfOf }, facts, context);
     if (!personSide.allowed) {
       person = personSide;
       const personNeeds = await deps.engine.approvalRequirement(personSide);

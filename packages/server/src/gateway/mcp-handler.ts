@@ -6,8 +6,8 @@ import {
   type CallFacts,
   CallRefused,
   type CallResult,
+  callerContext,
   consentCovers,
-  delegationContext,
   visibleIn,
 } from './call-pipeline.js';
 import type { GatewayContext, McpServerState } from './context.js';
@@ -558,16 +558,11 @@ async function listing(
   if (!result) return sendJson(res, 200, { ...answer, id: message.id });
   const server = state.server.name;
   const now = ctx.clock.now();
-  const common = {
-    session: { calls: session.calls, callsLastHour: 0, resourceCallsLastHour: 0 },
-    now: { __extn: { fn: 'datetime', arg: new Date(now).toISOString() } },
-    sourceAddress: {
-      __extn: { fn: 'ip', arg: /^[\d.]+$|:/.test(sourceAddress) ? sourceAddress : '0.0.0.0' },
-    },
-    ...(caller.onBehalfOf ? { onBehalfOf: { __entity: { type: 'User', id: caller.onBehalfOf } } } : {}),
-    ...(caller.onBehalfOf ? { delegation: delegationContext(caller) } : {}),
-    approved: false,
-  };
+  const common = callerContext(caller, now, sourceAddress, {
+    calls: session.calls,
+    callsLastHour: 0,
+    resourceCallsLastHour: 0,
+  });
   // a delegated caller sees what both the agent and the person it acts for may call
   const principals = [
     { type: 'Agent', id: caller.agentId },

@@ -1,11 +1,7 @@
 import { createHash } from 'node:crypto';
-import * as canonicalizeModule from 'canonicalize';
 import { type Actor, recordAuditEvent } from '../audit/index.js';
 import { type Clock, CustosError, newId, notFound } from '../core/index.js';
-import type { ApprovalRecord, ApprovalStatus, Store } from '../storage/index.js';
-
-// canonicalize is CommonJS: Node's ESM default is its module.exports, the function itself.
-const canonicalize = canonicalizeModule.default as unknown as (input: unknown) => string | undefined;
+import { type ApprovalRecord, type ApprovalStatus, canonicalJson, type Store } from '../storage/index.js';
 
 export interface ApprovalDeps {
   readonly store: Store;
@@ -26,14 +22,13 @@ export interface ApprovedAction {
 
 /** SHA-256 of the RFC 8785 canonical form of the action: what binds a reference to it. */
 export function approvalBinding(a: ApprovedAction): string {
-  const text = canonicalize({
+  const text = canonicalJson({
     agent: a.agentId,
     person: a.personId,
     action: a.action,
     resource: { type: a.resource.type, id: a.resource.id },
     args: a.args ?? null,
   });
-  if (text === undefined) throw new TypeError('the action cannot be canonicalized');
   return createHash('sha256').update(text).digest('base64url');
 }
 

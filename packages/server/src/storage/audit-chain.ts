@@ -19,9 +19,10 @@ export interface CanonicalParts {
   readonly after: string;
 }
 
-function canonical(value: unknown): string {
+/** The RFC 8785 (JSON canonicalization) text of a JSON value. */
+export function canonicalJson(value: unknown): string {
   const text = canonicalize(value);
-  if (text === undefined) throw new TypeError('audit event cannot be canonicalized');
+  if (text === undefined) throw new TypeError('the value cannot be canonicalized');
   return text;
 }
 
@@ -31,7 +32,7 @@ function canonical(value: unknown): string {
  * so the members before it and after it canonicalize on their own.
  */
 export function canonicalParts(e: AuditEventInput): CanonicalParts {
-  const before = canonical({
+  const before = canonicalJson({
     action: e.action,
     actorId: e.actorId,
     actorType: e.actorType,
@@ -42,7 +43,7 @@ export function canonicalParts(e: AuditEventInput): CanonicalParts {
     reason: e.reason,
     requestId: e.requestId,
   });
-  const after = canonical({ targetId: e.targetId, targetType: e.targetType });
+  const after = canonicalJson({ targetId: e.targetId, targetType: e.targetType });
   return { before: `${before.slice(0, -1)},"seq":`, after: `,${after.slice(1)}` };
 }
 

@@ -1,5 +1,5 @@
 export type { ChainedEvent, ChainHead } from './audit-chain.js';
-export { chainHash, GENESIS_HASH, link } from './audit-chain.js';
+export { canonicalJson, chainHash, GENESIS_HASH, link } from './audit-chain.js';
 export type { BatchUnit, Statement, UnitOutcome } from './batch.js';
 export type { Change, ChangeFeed } from './change-feed.js';
 export { RESET } from './change-feed.js';

@@ -113,38 +113,31 @@ export const approvalRoutes = [
       return approvalView(await getApproval(approvalDeps(deps), actor, params.id), now);
     },
   }),
-  defineRoute({
-    method: 'POST',
-    path: '/api/v1/approvals/{id}/approve',
-    operationId: 'approveApproval',
-    summary: 'Approve the exact call (only the designated person may); the agent may then retry it once',
-    tag: 'approvals',
-    access: 'authenticated',
-    params: S.IdParams('apr'),
-    body: Verdict,
-    bodyOptional: true,
-    response: Approval,
-    handler: async ({ deps, actor, params, body }) =>
-      approvalView(
-        await decideApproval(approvalDeps(deps), actor, params.id, 'approve', body.reason ?? null),
-        deps.clock.now(),
-      ),
-  }),
-  defineRoute({
-    method: 'POST',
-    path: '/api/v1/approvals/{id}/deny',
-    operationId: 'denyApproval',
-    summary: 'Deny the call (only the designated person may)',
-    tag: 'approvals',
-    access: 'authenticated',
-    params: S.IdParams('apr'),
-    body: Verdict,
-    bodyOptional: true,
-    response: Approval,
-    handler: async ({ deps, actor, params, body }) =>
-      approvalView(
-        await decideApproval(approvalDeps(deps), actor, params.id, 'deny', body.reason ?? null),
-        deps.clock.now(),
-      ),
-  }),
+  ...(
+    [
+      [
+        'approve',
+        'Approve the exact call (only the designated person may); the agent may then retry it once',
+      ],
+      ['deny', 'Deny the call (only the designated person may)'],
+    ] as const
+  ).map(([verdict, summary]) =>
+    defineRoute({
+      method: 'POST',
+      path: `/api/v1/approvals/{id}/${verdict}`,
+      operationId: `${verdict}Approval`,
+      summary,
+      tag: 'approvals',
+      access: 'authenticated',
+      params: S.IdParams('apr'),
+      body: Verdict,
+      bodyOptional: true,
+      response: Approval,
+      handler: async ({ deps, actor, params, body }) =>
+        approvalView(
+          await decideApproval(approvalDeps(deps), actor, params.id, verdict, body.reason ?? null),
+          deps.clock.now(),
+        ),
+    }),
+  ),
 ];
