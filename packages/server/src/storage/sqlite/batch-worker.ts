@@ -3,7 +3,18 @@ import Database from 'better-sqlite3';
 import { decodeBatch, type WireBatch } from './batch-wire.js';
 import { runBatch } from './run-batch.js';
 
-type Message = { id: number; batch: WireBatch } | { id: number; pragmas: string[] } | { close: true };
+type Message =
+  | { id: number; batch: WireBatch }
+  | { id: number; pragmas: string[] }
+  | { id: number; hold: SharedArrayBuffer }
+  | { close: true };
+
+/**
+ * The longest this thread stands still for the main thread's transaction. Past
+ * it, writing resumes and SQLite's busy timeout arbitrates as it would without
+ * the hold: a main thread that never releases costs seconds, never a hang.
+ */
+const HOLD_LIMIT_MS = 5_000;
 
 /**
  * The SQLite batch writer's thread: its own connection (WAL, synchronous=FULL),
@@ -36,6 +47,15 @@ parentPort?.on('message', (message: Message) => {
     return;
   }
   try {
+    if ('hold' in message) {
+      // The main thread wants SQLite's write lock for a transaction of its own.
+      // Between batches this thread holds no lock: say so, then wait here until
+      // released, so the main thread never sleeps in SQLite's busy handler
+      // (1, 2, 5… ms at a time, blocking its event loop) waiting for this one.
+      parentPort?.postMessage({ id: message.id, outcomes: [] });
+      Atomics.wait(new Int32Array(message.hold), 0, 0, HOLD_LIMIT_MS);
+      return;
+    }
     if ('pragmas' in message) {
       for (const pragma of message.pragmas) db.pragma(pragma);
       parentPort?.postMessage({ id: message.id, outcomes: [] });

@@ -10,6 +10,14 @@ type Reply = { id: number; outcomes?: WireOutcome[]; error?: string; code?: unkn
 export interface SqliteBatchWriter extends BatchWriter {
   /** Runs the PRAGMA statements on the worker's connection, between batches. */
   pragma(pragmas: readonly string[]): Promise<void>;
+  /**
+   * Resolves once the writer stands still between batches (holding no lock),
+   * with the function that lets it go on. For a transaction on another
+   * connection of this process: it then gets the write lock without waiting.
+   * Never rejects: if the writer cannot answer, the release does nothing and
+   * SQLite's busy timeout arbitrates as usual.
+   */
+  hold(): Promise<() => void>;
 }
 
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
@@ -52,7 +60,9 @@ export function openSqliteBatchWriter(path: string): SqliteBatchWriter {
   });
   worker.on('error', (error) => failAll(error));
   worker.on('exit', () => failAll(new Error('the SQLite batch writer stopped')));
-  const send = (message: { batch: WireBatch } | { pragmas: readonly string[] }) =>
+  const send = (
+    message: { batch: WireBatch } | { pragmas: readonly string[] } | { hold: SharedArrayBuffer },
+  ) =>
     new Promise<WireOutcome[]>((resolve, reject) => {
       const id = nextId++;
       pending.set(id, { resolve, reject });
@@ -66,6 +76,19 @@ export function openSqliteBatchWriter(path: string): SqliteBatchWriter {
       decodeOutcomes(units, await send({ batch: encodeBatch(units) })),
     pragma: async (pragmas: readonly string[]) => {
       await send({ pragmas });
+    },
+    hold: async () => {
+      const flag = new Int32Array(new SharedArrayBuffer(4));
+      const release = () => {
+        Atomics.store(flag, 0, 1);
+        Atomics.notify(flag, 0);
+      };
+      try {
+        await send({ hold: flag.buffer as SharedArrayBuffer });
+      } catch {
+        // the writer is gone or failing: nothing to hold
+      }
+      return release;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -30,7 +30,9 @@ function named(params: readonly SqlValue[]): Params {
  * and never waits for the lock.
  *
  * INVARIANT: code inside `transaction` only uses the executor it was given; using
- * `exec.write` from inside a transaction would wait for the lock forever.
+ * `exec.write` from inside a transaction would wait for the lock forever, and
+ * waiting for a batch write (group commit) would wait for the batch writer,
+ * which stands still during the transaction (see `hold`).
  */
 export function openSqliteDriver(path: string, observe?: QueryObserver): SqlDriver {
   const writer = new Database(path);
@@ -82,6 +84,7 @@ export function openSqliteDriver(path: string, observe?: QueryObserver): SqlDriv
       }),
   };
 
+  let batchWriter: SqliteBatchWriter | null = null;
   let tail: Promise<unknown> = Promise.resolve();
   function withWriteLock<T>(fn: () => Promise<T>): Promise<T> {
     const run = tail.then(fn, fn);
@@ -92,9 +95,15 @@ export function openSqliteDriver(path: string, observe?: QueryObserver): SqlDriv
   async function transaction<T>(fn: (ex: SqlExecutor) => Promise<T>): Promise<T> {
     return withWriteLock(async () => {
       const start = process.hrtime.bigint();
+      // Under load this process's batch writer holds the write lock nearly all
+      // the time, and BEGIN IMMEDIATE would sleep in SQLite's busy handler on
+      // this thread (blocking the event loop for milliseconds) until it got it.
+      // Wait for the writer to stand still instead, without blocking.
+      const release = batchWriter ? await batchWriter.hold() : null;
       try {
         writer.exec('BEGIN IMMEDIATE');
       } catch (error) {
+        release?.();
         throw translate(error);
       }
       try {
@@ -109,12 +118,12 @@ export function openSqliteDriver(path: string, observe?: QueryObserver): SqlDriv
         }
         throw translate(error);
       } finally {
+        release?.();
         observe?.('transaction', Number(process.hrtime.bigint() - start) / 1e9);
       }
     });
   }
 
-  let batchWriter: SqliteBatchWriter | null = null;
   const unregister = registerWriteConnections(path, async (pragmas) => {
     await withWriteLock(async () => {
       for (const pragma of pragmas) writer.pragma(pragma);
@@ -131,7 +140,11 @@ export function openSqliteDriver(path: string, observe?: QueryObserver): SqlDriv
       // single process: the store delivers changes locally after commit
     },
     writeBatch: (units) => {
-      batchWriter ??= openSqliteBatchWriter(path);
+      if (!batchWriter) {
+        batchWriter = openSqliteBatchWriter(path);
+        // the writer's thread checkpoints on a timer: none on this thread's commits
+        writer.pragma('wal_autocheckpoint = 0');
+      }
       return batchWriter.write(units);
     },
     forUpdate: '',

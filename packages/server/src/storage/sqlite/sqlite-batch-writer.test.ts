@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
+import type { BatchUnit } from '../batch.js';
+import { openSqliteBatchWriter } from './sqlite-batch-writer.js';
+import { openSqliteDriver } from './sqlite-driver.js';
+
+const insert = (v: string): BatchUnit => ({
+  statements: [{ sql: 'INSERT INTO t (v) VALUES ($1)', params: [v] }],
+});
+
+describe('SQLite batch writer: holding it for a transaction of the main thread', () => {
+  let dir: string;
+  let path: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'custos-hold-'));
+    path = join(dir, 'db.sqlite');
+    const db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)');
+    db.close();
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  const rows = () => {
+    const db = new Database(path, { readonly: true });
+    try {
+      return (db.prepare('SELECT v FROM t ORDER BY id').all() as { v: string }[]).map((r) => r.v);
+    } finally {
+      db.close();
+    }
+  };
+
+  it('writes nothing while held, and goes on once released', async () => {
+    const writer = openSqliteBatchWriter(path);
+    try {
+      const release = await writer.hold();
+      let written = false;
+      const write = writer.write([insert('held')]).then(() => {
+        written = true;
+      });
+      await sleep(200);
+      assert.equal(written, false, 'a batch was written while the writer was held');
+      assert.deepEqual(rows(), []);
+      release();
+      await write;
+      assert.deepEqual(rows(), ['held']);
+    } finally {
+      await writer.close();
+    }
+  });
+
+  it('lets the driver commit its transactions amid a stream of batches, losing nothing', async () => {
+    const driver = openSqliteDriver(path);
+    try {
+      let stop = false;
+      let batches = 0;
+      // keep the batch writer busy the whole time, as under load
+      const stream = (async () => {
+        while (!stop) {
+          await driver.writeBatch([insert(`b${batches}`), insert(`b${batches}'`)]);
+          batches++;
+        }
+      })();
+      await sleep(20);
+      for (let i = 0; i < 40; i++) {
+        await driver.transaction(async (tx) => {
+          await tx.write('INSERT INTO t (v) VALUES ($1)', [`tx${i}`]);
+          // the transaction's own view, between its writes: no batch lands inside it
+          const count = async () =>
+            (await tx.all<{ n: number }>("SELECT count(*) AS n FROM t WHERE v LIKE 'b%'"))[0]?.n;
+          const before = await count();
+          await tx.write('INSERT INTO t (v) VALUES ($1)', [`tx${i}'`]);
+          assert.equal(await count(), before);
+        });
+      }
+      stop = true;
+      await stream;
+      const all = rows();
+      for (let i = 0; i < 40; i++) {
+        const at = all.indexOf(`tx${i}`);
+        assert.ok(at >= 0, `transaction ${i} is missing`);
+        assert.equal(all[at + 1], `tx${i}'`, `transaction ${i} was split by another write`);
+      }
+      assert.ok(batches > 0);
+      assert.equal(all.filter((v) => v.startsWith('b')).length, batches * 2);
+    } finally {
+      await driver.close();
+    }
+  });
+});
