@@ -219,6 +219,8 @@ describe('custos serve (SQLite data dir)', () => {
     firstToken = tokens[0] ?? '';
     assert.match(proc.stderr, /First start: an admin token was generated/);
     assert.ok(proc.stderr.includes(`export CUSTOS_TOKEN=${firstToken}`), proc.stderr);
+    assert.ok(proc.stderr.includes(`console     ${url}/console/`), proc.stderr);
+    assert.ok(proc.stderr.includes(`admin API   ${url}/api/v1`), proc.stderr);
 
     const agents = await get(`${url}/api/v1/agents`, firstToken);
     assert.equal(agents.status, 200, agents.text);

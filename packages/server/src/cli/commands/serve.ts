@@ -32,6 +32,7 @@ export function serveCommand(): Command {
       const server = await startServer(config);
       const lines = [
         `Custos ${VERSION} is listening on ${server.url}`,
+        `console     ${server.url}/console/   (sign in with an admin token or a console account)`,
         `admin API   ${server.url}/api/v1   (OpenAPI 3.1: ${server.url}/api/v1/openapi.json)`,
         `operations  ${server.url}/healthz  /readyz  /metrics`,
         `database    ${config.databaseUrl.replace(/\/\/[^@/]*@/, '//***@')}`,
