@@ -31,11 +31,13 @@ describe('pre-parsed policy sets', () => {
       set: { staticPolicies: { p: 'permit (principal, action, resource);' } },
       count: 1,
       validUntil: Infinity,
+      contextUse: 'all' as const,
     };
     const deny = {
       set: { staticPolicies: { f: 'forbid (principal, action, resource);' } },
       count: 1,
       validUntil: Infinity,
+      contextUse: 'all' as const,
     };
     const one = new PreparsedPool().acquire('same-key', 0, () => allow);
     const two = new PreparsedPool().acquire('same-key', 0, () => deny);
@@ -56,6 +58,7 @@ describe('pre-parsed policy sets', () => {
           set: { staticPolicies: { p: 'permit (principal, action, resource);' } },
           count: 1,
           validUntil,
+          contextUse: 'all' as const,
         };
       };
     pool.acquire('a', 0, build());

@@ -1,4 +1,5 @@
 import { cedar, errorText, type PolicySet } from './cedar.js';
+import { type ContextUse, contextUseOf } from './context-use.js';
 import type { EntityUid } from './entity-uid.js';
 import { keyEntity, type ScopeKey } from './policy-scope.js';
 
@@ -72,11 +73,12 @@ let slots = 0;
 // reused, so what was computed on one build cannot be taken for another.
 let builds = 0;
 
-/** A pre-parsed set: its Cedar slot, how many policies it holds, and its build number. */
+/** A pre-parsed set: its Cedar slot, how many policies it holds, its build number, and what of `context` it reads. */
 export interface PreparsedSlot {
   readonly slot: string;
   readonly count: number;
   readonly build: number;
+  readonly contextUse: ContextUse;
 }
 
 export class PreparsedPool {
@@ -92,7 +94,7 @@ export class PreparsedPool {
   acquire(
     key: string,
     now: number,
-    build: () => { set: PolicySet; count: number; validUntil: number },
+    build: () => { set: PolicySet; count: number; validUntil: number; contextUse: ContextUse },
   ): PreparsedSlot | null {
     const hit = this.entries.get(key);
     if (hit && now < hit.validUntil) {
@@ -115,7 +117,13 @@ export class PreparsedPool {
         throw new Error(`policy set failed to load: ${answer.errors.map(errorText).join('; ')}`);
       }
     }
-    const entry = { slot, validUntil: built.validUntil, count: built.count, build: ++builds };
+    const entry = {
+      slot,
+      validUntil: built.validUntil,
+      count: built.count,
+      build: ++builds,
+      contextUse: built.contextUse,
+    };
     this.entries.set(key, entry);
     return built.count === 0 ? null : entry;
   }
@@ -227,7 +235,7 @@ export class CompiledSet {
           }
         }
       }
-      return { set: toPolicySet(live), count: live.length, validUntil };
+      return { set: toPolicySet(live), count: live.length, validUntil, contextUse: contextUseOf(live) };
     });
   }
 }

@@ -2,8 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { EntityJson } from './cedar.js';
+import type { ContextUse } from './context-use.js';
 import type { SetDecision } from './decision.js';
-import { type CedarInput, DecisionMemo, memoKey } from './decision-memo.js';
+import { type CedarInput, DecisionMemo, memoKey as keyOf } from './decision-memo.js';
+
+const NONE: ContextUse = new Set();
+const memoKey = (build: number, i: CedarInput, use: ContextUse = NONE) => keyOf(build, i, use);
 
 const input = (over: Partial<CedarInput> = {}): CedarInput => ({
   principal: { type: 'Agent', id: 'agt_1' },
@@ -35,8 +39,66 @@ describe('decision memo', () => {
     assert.notEqual(memoKey(1, input()), memoKey(1, input({ action: { type: 'Action', id: 'other' } })));
   });
 
-  it('does not memoize calls with context (the gateway: time and counters change every call)', () => {
-    assert.equal(memoKey(1, input({ context: { n: 1 } })), null);
+  it('keys a call with context by the members its policies read, and only those', () => {
+    const ctx = (n: number, now: string) => ({
+      n,
+      now: { __extn: { fn: 'datetime', arg: now } },
+      input: { amount: 5, to: 'x' },
+    });
+    const a = input({ context: ctx(1, '2026-11-29T10:00:00.000Z') });
+    const b = input({ context: ctx(2, '2026-11-29T10:00:01.000Z') });
+    // nothing read: time and counters do not matter
+    assert.ok(memoKey(1, a) !== null);
+    assert.equal(memoKey(1, a), memoKey(1, b));
+    // `n` read: they differ
+    assert.notEqual(memoKey(1, a, new Set(['n'])), memoKey(1, b, new Set(['n'])));
+    assert.equal(memoKey(1, a, new Set(['input'])), memoKey(1, b, new Set(['input'])));
+    const other = input({
+      context: { ...ctx(1, '2026-11-29T10:00:00.000Z'), input: { amount: 6, to: 'x' } },
+    });
+    assert.notEqual(memoKey(1, a, new Set(['input'])), memoKey(1, other, new Set(['input'])));
+    // a member read but absent differs from one present
+    assert.notEqual(memoKey(1, input({ context: {} }), new Set(['n'])), memoKey(1, a, new Set(['n'])));
+    // the whole context read: never memoized
+    assert.equal(memoKey(1, a, 'all'), null);
+    assert.ok(memoKey(1, input(), 'all') !== null, 'no context at all is still memoized');
+  });
+
+  it('does not memoize when a member no policy reads might not parse in Cedar', () => {
+    const unsafe: unknown[] = [
+      { __extn: { fn: 'decimal', arg: '922337203685477.5808' } }, // out of range
+      { __extn: { fn: 'datetime', arg: '2026-13-01T00:00:00.000Z' } },
+      { __extn: { fn: 'datetime', arg: '2026-11-29' } }, // valid for Cedar, but not the one form checked
+      { __extn: { fn: 'ip', arg: '::1' } },
+      { __extn: { fn: 'ip', arg: '10.0.0.256' } },
+      { __extn: { fn: 'duration', arg: '1h' } },
+      { __entity: { type: 'if', id: 'x' } },
+      { __entity: { type: 'Bad-Type', id: 'x' } },
+      { __entity: { type: 'Agent' } },
+      { __expr: 'x' },
+      { nested: [{ __extn: { fn: 'ip', arg: 'nope' } }] },
+      1.5,
+      2 ** 60,
+      null,
+      new Date(0),
+    ];
+    for (const value of unsafe) {
+      assert.equal(memoKey(1, input({ context: { x: value } as never })), null, JSON.stringify(value));
+      // read by the policies, it is in the key as it is, and Cedar's own answer (an error: a deny) is memoized
+      const read = memoKey(1, input({ context: { x: value } as never }), new Set(['x']));
+      if (value instanceof Date) assert.equal(read, null, 'not plain JSON: never keyed');
+      else assert.equal(typeof read, 'string');
+    }
+    const safe: unknown[] = [
+      { __extn: { fn: 'decimal', arg: '-12345678901234.5678' } },
+      { __extn: { fn: 'datetime', arg: '2026-11-29T10:00:00.000Z' } },
+      { __extn: { fn: 'ip', arg: '127.0.0.1' } },
+      { __entity: { type: 'Custos::Agent', id: 'agt_1' } },
+      { a: [1, 'b', true, { c: [] }] },
+    ];
+    for (const value of safe) {
+      assert.ok(memoKey(1, input({ context: { x: value } as never })) !== null, JSON.stringify(value));
+    }
   });
 
   it('does not memoize inputs whose JSON text is not what Cedar is given', () => {

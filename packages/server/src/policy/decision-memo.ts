@@ -1,4 +1,5 @@
 import type { Context, EntityJson, TypeAndId } from './cedar.js';
+import type { ContextUse } from './context-use.js';
 import type { SetDecision } from './decision.js';
 
 /** What one Cedar call is given besides the pre-parsed policy set. */
@@ -44,18 +45,137 @@ function isPlainJson(value: unknown): boolean {
   }
 }
 
+// Cedar's JSON value escapes must parse, or the call fails (a deny): a member
+// left out of the key must be one Cedar is sure to read without error.
+const CEDAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const RESERVED = new Set([
+  'true',
+  'false',
+  'if',
+  'then',
+  'else',
+  'in',
+  'is',
+  'like',
+  'has',
+  'principal',
+  'action',
+  'resource',
+  'context',
+  'permit',
+  'forbid',
+  'when',
+  'unless',
+  '__cedar',
+]);
+const IPV4_OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const IPV4 = new RegExp(`^${IPV4_OCTET}(?:\\.${IPV4_OCTET}){3}$`);
+const DECIMAL = /^-?\d{1,14}(?:\.\d{1,4})?$/;
+const ISO_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+function isEntityType(type: unknown): boolean {
+  return (
+    typeof type === 'string' && type.split('::').every((part) => CEDAR_NAME.test(part) && !RESERVED.has(part))
+  );
+}
+
+/** An extension value Cedar is sure to construct: decimals in range, ISO datetimes as `Date` writes them, IPv4 addresses. */
+function isSafeExtension(extn: unknown): boolean {
+  if (typeof extn !== 'object' || extn === null || Object.keys(extn).length !== 2) return false;
+  const { fn, arg } = extn as { fn?: unknown; arg?: unknown };
+  if (typeof arg !== 'string') return false;
+  switch (fn) {
+    case 'decimal':
+      return DECIMAL.test(arg);
+    case 'datetime':
+      return ISO_DATETIME.test(arg) && !Number.isNaN(Date.parse(arg)) && new Date(arg).toISOString() === arg;
+    case 'ip':
+      return IPV4.test(arg);
+    default:
+      return false;
+  }
+}
+
+/**
+ * Whether Cedar is sure to read `value` (a member of the context) without an
+ * error: strings, booleans, safe integers, sets and records of them, entity
+ * references with well-formed types, and the extension values above. Anything
+ * else (another escape, a key starting with `__`) might fail to parse, so a
+ * call carrying it is not memoized unless its policies read that member.
+ */
+function isSafeCedarValue(value: unknown, depth = 0): boolean {
+  if (depth > 32) return false;
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isSafeInteger(value);
+    case 'object': {
+      if (value === null) return false;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) if (!isSafeCedarValue(value[i], depth + 1)) return false;
+        return true;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if ((proto !== Object.prototype && proto !== null) || 'toJSON' in value) return false;
+      const keys = Object.keys(value);
+      if (keys.length === 1 && keys[0] === '__entity') {
+        const ref = (value as { __entity: unknown }).__entity;
+        return (
+          typeof ref === 'object' &&
+          ref !== null &&
+          Object.keys(ref).length === 2 &&
+          isEntityType((ref as { type?: unknown }).type) &&
+          typeof (ref as { id?: unknown }).id === 'string'
+        );
+      }
+      if (keys.length === 1 && keys[0] === '__extn')
+        return isSafeExtension((value as { __extn: unknown }).__extn);
+      for (const key of keys) {
+        if (key.startsWith('__')) return false;
+        if (!isSafeCedarValue((value as Record<string, unknown>)[key], depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+/**
+ * The part of a context the policies read (see {@link ContextUse}), with its
+ * members in a fixed order; null when the call must not be memoized: the
+ * policies read all of it, or a member they do not read might not parse.
+ */
+function projectContext(context: Context, use: ContextUse): Context | null {
+  const names = Object.keys(context);
+  if (names.length === 0) return context;
+  if (use === 'all') return null;
+  const read: Record<string, unknown> = {};
+  for (const name of names.sort()) {
+    if (use.has(name)) read[name] = context[name];
+    else if (!isSafeCedarValue(context[name])) return null;
+  }
+  return read as Context;
+}
+
 /**
  * The memo key of a Cedar call on the pre-parsed set built as `build`, or null
- * when the call must not be memoized. Only calls without context are: their
- * answer is a pure function of the policy set and the entities (Cedar reads no
- * clock and no state of its own), and the key is the exact text of every input,
- * so two calls share a key only if Cedar is given the same data. Requests with
- * context (the gateway's carry the time and per-call counters) would never
- * repeat and are not memoized.
+ * when the call must not be memoized. A Cedar answer is a pure function of the
+ * policy set, the request's entities and the members of `context` its policies
+ * read (Cedar reads no clock and no state of its own; a policy reaches the
+ * context only through `context.x` or `context has x`, else its use is `'all'`),
+ * so the key is the exact text of those inputs: two calls share a key only if
+ * Cedar is given the same data wherever the policies look. Members no policy
+ * reads (a gateway call's time, counters and arguments, under a grant without
+ * a condition) are left out, but only when Cedar is sure to parse them, since
+ * a value that fails to parse fails the whole call.
  */
-export function memoKey(build: number, input: CedarInput): string | null {
-  if (Object.keys(input.context).length > 0) return null;
-  const all = [input.principal, input.action, input.resource, input.context, input.entities];
+export function memoKey(build: number, input: CedarInput, contextUse: ContextUse): string | null {
+  const context = projectContext(input.context, contextUse);
+  if (context === null) return null;
+  const all = [input.principal, input.action, input.resource, context, input.entities];
   if (!isPlainJson(all)) return null;
   const text = JSON.stringify(all);
   return text.length > MAX_KEY_CHARS ? null : `${build}\u0000${text}`;

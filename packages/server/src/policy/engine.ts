@@ -60,9 +60,10 @@ const deny = (version: number, errors: readonly EvaluationError[], policies: rea
  * transaction's caller continues (the store's change feed delivers it after
  * commit); other processes hear it through PostgreSQL `LISTEN/NOTIFY`. While
  * the feed is unhealthy, every decision first reads the version row and the
- * entity cache is bypassed. Cedar's answers to requests without context are
- * memoized by the exact text of the entities and the build of the pre-parsed set
- * (see {@link DecisionMemo}); the checks before Cedar run on every decision.
+ * entity cache is bypassed. Cedar's answers are memoized by the build of the
+ * pre-parsed set and the exact text of the entities and of the context members
+ * its policies read (see {@link memoKey}); the checks before Cedar run on every
+ * decision.
  */
 export class PolicyEngine {
   readonly entities: EntityLoader;
@@ -253,7 +254,7 @@ export class PolicyEngine {
       return deny(set.version, [{ policyId: null, message: String(error) }]);
     }
     if (!slot) return deny(set.version, []);
-    const key = memoKey(slot.build, p);
+    const key = memoKey(slot.build, p, slot.contextUse);
     if (key === null) return this.callCedar(set, p, slot);
     return this.memo.get(key) ?? this.memo.set(key, this.callCedar(set, p, slot));
   }
