@@ -109,7 +109,9 @@ export class CallAudit {
 
   /** Records a finished (or refused) call. Never throws; a failure makes {@link admit} refuse for a while. */
   record(actor: Actor, entry: AuditEntry): Promise<void> {
-    return this.deps.committer.submit({ statements: [auditStatement(this.deps.clock, actor, entry)] }).then(
+    // nobody waits for it: it may share a batch with the next calls' records
+    const unit = { statements: [auditStatement(this.deps.clock, actor, entry)] };
+    return this.deps.committer.submit(unit, { linger: true }).then(
       () => undefined,
       (error: unknown) => {
         this.failedAt = this.deps.clock.now();

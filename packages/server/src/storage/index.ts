@@ -12,7 +12,7 @@ export type {
   LoginThrottleRecord,
   UserPasswordRecord,
 } from './console-records.js';
-export type { GroupCommitter } from './group-commit.js';
+export type { GroupCommitter, SubmitOptions } from './group-commit.js';
 export { createGroupCommitter } from './group-commit.js';
 export type { DatabaseUrl, OpenStoreOptions } from './open-store.js';
 export { migrateDatabase, openStore } from './open-store.js';
