@@ -20,6 +20,7 @@ import { type LoadResult, percentile, runLoad, startBenchServer } from './suppor
 const CALLS = Number(process.env.BENCH_CALLS ?? 4000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const ROUNDS = 10;
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 1000);
 const UPSTREAM_KEY = `bench-${randomBytes(12).toString('hex')}`;
 
 async function startUpstream(): Promise<{ url: string; stop(): void }> {
@@ -263,8 +264,9 @@ async function main(): Promise<void> {
           },
         ];
         for (const c of cases) {
-          await runLoad(upstream.url, await c.direct(300), CONCURRENCY);
-          await runLoad(server.url, await c.gateway(300), CONCURRENCY);
+          // warm path: both sides run the case first (JIT, caches, connections), unmeasured
+          await runLoad(upstream.url, await c.direct(WARMUP), CONCURRENCY);
+          await runLoad(server.url, await c.gateway(WARMUP), CONCURRENCY);
           // interleaved rounds, so both paths see the same machine (other load comes and goes)
           const directRounds: LoadResult[] = [];
           const gatewayRounds: LoadResult[] = [];
