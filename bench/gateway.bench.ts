@@ -6,7 +6,9 @@
  * decided by the Cedar engine (a grant), rate-limited, audited and given the
  * injected upstream credential from the vault. Both audit modes are measured:
  * `durable` (the authorization is committed before the upstream is called)
- * and `fast` (the record is written after the call, not awaited).
+ * and `fast` (the record is written after the call, not awaited). A second
+ * floor, also in the same rounds: a bare Node.js proxy (bench/bare-proxy.ts)
+ * in front of the same upstream, which shows what any proxy hop adds here.
  *
  * Run: npm run bench -- gateway   (env BENCH_CALLS, BENCH_CONCURRENCY)
  */
@@ -39,9 +41,31 @@ async function startUpstream(): Promise<{ url: string; stop(): void }> {
   return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGKILL') };
 }
 
+/** The bare Node.js proxy in front of the upstream (the second floor); returns its base URL. */
+async function startBareProxy(upstreamUrl: string): Promise<{ url: string; stop(): void }> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      new URL('./bare-proxy.ts', import.meta.url).pathname,
+      String(port),
+      new URL(upstreamUrl).port,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`bare proxy exited with ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGKILL') };
+}
+
 interface Row {
   readonly name: string;
   readonly direct: LoadResult;
+  readonly bare: LoadResult;
   readonly gateway: LoadResult;
   readonly serverCpuUs: number;
 }
@@ -60,6 +84,7 @@ function merge(results: readonly LoadResult[]): LoadResult {
 
 async function main(): Promise<void> {
   const upstream = await startUpstream();
+  const bareProxy = await startBareProxy(upstream.url);
   const rows: Row[] = [];
   try {
     for (const mode of ['durable', 'fast'] as const) {
@@ -267,35 +292,42 @@ async function main(): Promise<void> {
           // warm path: both sides run the case first (JIT, caches, connections), unmeasured
           await runLoad(upstream.url, await c.direct(WARMUP), CONCURRENCY);
           await runLoad(server.url, await c.gateway(WARMUP), CONCURRENCY);
+          await runLoad(bareProxy.url, await c.gateway(WARMUP), CONCURRENCY);
           // interleaved rounds, so both paths see the same machine (other load comes and goes)
           const directRounds: LoadResult[] = [];
+          const bareRounds: LoadResult[] = [];
           const gatewayRounds: LoadResult[] = [];
           let cpu = 0;
           for (let round = 0; round < ROUNDS; round++) {
             const directRequests = await c.direct(CALLS / ROUNDS);
             const gatewayRequests = await c.gateway(CALLS / ROUNDS);
+            const bareRequests = await c.gateway(CALLS / ROUNDS);
             directRounds.push(await runLoad(upstream.url, directRequests, CONCURRENCY));
+            bareRounds.push(await runLoad(bareProxy.url, bareRequests, CONCURRENCY));
             const cpuBefore = server.cpuMicros();
             gatewayRounds.push(await runLoad(server.url, gatewayRequests, CONCURRENCY));
             cpu += server.cpuMicros() - cpuBefore;
           }
           const direct = merge(directRounds);
+          const bare = merge(bareRounds);
           const gateway = merge(gatewayRounds);
           const serverCpuUs = cpu / Math.max(1, gateway.ok);
           for (const [what, result] of [
             ['direct', direct],
+            ['bare proxy', bare],
             ['gateway', gateway],
           ] as const) {
             if (result.failed > 0)
               throw new Error(`${c.name} ${what}: ${result.failed} failed; first: ${result.firstError}`);
           }
-          rows.push({ name: `${c.name} (audit ${mode})`, direct, gateway, serverCpuUs });
+          rows.push({ name: `${c.name} (audit ${mode})`, direct, bare, gateway, serverCpuUs });
         }
       } finally {
         await server.stop();
       }
     }
   } finally {
+    bareProxy.stop();
     upstream.stop();
   }
   const lines = [
@@ -303,15 +335,19 @@ async function main(): Promise<void> {
       .map((l) => l.toFixed(1))
       .join(' ')}`,
     '',
-    '| case | direct p50 ms | direct p99 ms | gateway p50 ms | gateway p99 ms | **added p50 ms** | **added p99 ms** | direct calls/s | gateway calls/s | gateway CPU µs/call |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| case | direct p50 ms | direct p99 ms | gateway p50 ms | gateway p99 ms | **added p50 ms** | **added p99 ms** | bare proxy added p50 / p99 ms | direct calls/s | gateway calls/s | gateway CPU µs/call |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map((r) => {
       const d50 = percentile(r.direct.latenciesMs, 50);
       const d99 = percentile(r.direct.latenciesMs, 99);
+      const b50 = percentile(r.bare.latenciesMs, 50);
+      const b99 = percentile(r.bare.latenciesMs, 99);
       const g50 = percentile(r.gateway.latenciesMs, 50);
       const g99 = percentile(r.gateway.latenciesMs, 99);
-      return `| ${r.name} | ${ms(d50)} | ${ms(d99)} | ${ms(g50)} | ${ms(g99)} | **${ms(g50 - d50)}** | **${ms(g99 - d99)}** | ${(r.direct.ok / r.direct.seconds).toFixed(0)} | ${(r.gateway.ok / r.gateway.seconds).toFixed(0)} | ${r.serverCpuUs.toFixed(0)} |`;
+      return `| ${r.name} | ${ms(d50)} | ${ms(d99)} | ${ms(g50)} | ${ms(g99)} | **${ms(g50 - d50)}** | **${ms(g99 - d99)}** | ${ms(b50 - d50)} / ${ms(b99 - d99)} | ${(r.direct.ok / r.direct.seconds).toFixed(0)} | ${(r.gateway.ok / r.gateway.seconds).toFixed(0)} | ${r.serverCpuUs.toFixed(0)} |`;
     }),
+    '',
+    'bare proxy: the simplest Node.js reverse proxy (bench/bare-proxy.ts: keep-alive http.request, no authentication, decision or record) in front of the same upstream, measured in the same interleaved rounds: what any Node.js proxy hop adds on this machine.',
     '',
   ];
   process.stdout.write(lines.join('\n'));
