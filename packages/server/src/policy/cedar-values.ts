@@ -4,6 +4,8 @@ import type { CedarType } from './schema.js';
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const MAX_DEPTH = 32;
+/** Cedar reads JSON text, which cannot carry a lone UTF-16 surrogate. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Raised for JSON that has no Cedar value; the decision it was for is a deny. */
 export class CedarValueError extends Error {
@@ -28,7 +30,11 @@ function toDecimal(n: number, path: string): CedarValueJson {
  */
 export function toCedarValue(value: unknown, path: string, depth = 0): CedarValueJson {
   if (depth > MAX_DEPTH) throw new CedarValueError(`\`${path}\` is nested too deeply`);
-  if (typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'string') {
+    if (LONE_SURROGATE.test(value)) throw new CedarValueError(`\`${path}\` is not well-formed Unicode text`);
+    return value;
+  }
+  if (typeof value === 'boolean') return value;
   if (typeof value === 'number') {
     if (Number.isSafeInteger(value)) return value;
     if (Number.isFinite(value) && !Number.isInteger(value)) return toDecimal(value, path);
@@ -47,6 +53,10 @@ export function toCedarRecord(value: Json, path: string, depth = 0): Record<stri
   const out: Record<string, CedarValueJson> = {};
   for (const [key, member] of Object.entries(value)) {
     if (member === null || member === undefined) continue;
+    if (LONE_SURROGATE.test(key))
+      throw new CedarValueError(
+        `a member name in \`${path || 'the request'}\` is not well-formed Unicode text`,
+      );
     out[key] = toCedarValue(member, path ? `${path}.${key}` : key, depth + 1);
   }
   return out;

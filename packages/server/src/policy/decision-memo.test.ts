@@ -67,6 +67,10 @@ describe('decision memo', () => {
   it('does not memoize when a member no policy reads might not parse in Cedar', () => {
     const unsafe: unknown[] = [
       { __extn: { fn: 'decimal', arg: '922337203685477.5808' } }, // out of range
+      { __extn: { fn: 'decimal', arg: '5' } }, // Cedar needs the dot
+      JSON.parse('"\\ud800"'), // a lone surrogate: not JSON text Cedar can read
+      { [JSON.parse('"\\udc00"')]: 1 },
+      { __entity: { type: 'Agent', id: JSON.parse('"x\\ud800"') } },
       { __extn: { fn: 'datetime', arg: '2026-13-01T00:00:00.000Z' } },
       { __extn: { fn: 'datetime', arg: '2026-11-29' } }, // valid for Cedar, but not the one form checked
       { __extn: { fn: 'ip', arg: '::1' } },
@@ -99,6 +103,11 @@ describe('decision memo', () => {
     for (const value of safe) {
       assert.ok(memoKey(1, input({ context: { x: value } as never })) !== null, JSON.stringify(value));
     }
+    // member names: one Cedar would read as an escape, or not well-formed
+    for (const name of ['__extn', '__entity', '__expr', '__other', JSON.parse('"\\ud800"') as string]) {
+      assert.equal(memoKey(1, input({ context: { [name]: 'x' } as never })), null, name);
+    }
+    assert.ok(memoKey(1, input({ context: { 'a b': 1, é: 2, '😀': 3 } as never })) !== null);
   });
 
   it('does not memoize inputs whose JSON text is not what Cedar is given', () => {

@@ -70,7 +70,11 @@ const RESERVED = new Set([
 ]);
 const IPV4_OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 const IPV4 = new RegExp(`^${IPV4_OCTET}(?:\\.${IPV4_OCTET}){3}$`);
-const DECIMAL = /^-?\d{1,14}(?:\.\d{1,4})?$/;
+// Cedar's decimal needs the dot and 1 to 4 fraction digits; 14 integer digits stay in range
+const DECIMAL = /^-?\d{1,14}\.\d{1,4}$/;
+// Cedar reads its input as JSON text, which cannot carry a lone surrogate: the call throws
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const wellFormed = (text: string) => !LONE_SURROGATE.test(text);
 const ISO_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 function isEntityType(type: unknown): boolean {
@@ -79,7 +83,7 @@ function isEntityType(type: unknown): boolean {
   );
 }
 
-/** An extension value Cedar is sure to construct: decimals in range, ISO datetimes as `Date` writes them, IPv4 addresses. */
+/** An extension value Cedar is sure to construct: decimals in range (with their dot), ISO datetimes as `Date` writes them, IPv4 addresses. */
 function isSafeExtension(extn: unknown): boolean {
   if (typeof extn !== 'object' || extn === null || Object.keys(extn).length !== 2) return false;
   const { fn, arg } = extn as { fn?: unknown; arg?: unknown };
@@ -98,7 +102,7 @@ function isSafeExtension(extn: unknown): boolean {
 
 /**
  * Whether Cedar is sure to read `value` (a member of the context) without an
- * error: strings, booleans, safe integers, sets and records of them, entity
+ * error: well-formed strings (no lone surrogate), booleans, safe integers, sets and records of them, entity
  * references with well-formed types, and the extension values above. Anything
  * else (another escape, a key starting with `__`) might fail to parse, so a
  * call carrying it is not memoized unless its policies read that member.
@@ -107,6 +111,7 @@ function isSafeCedarValue(value: unknown, depth = 0): boolean {
   if (depth > 32) return false;
   switch (typeof value) {
     case 'string':
+      return wellFormed(value);
     case 'boolean':
       return true;
     case 'number':
@@ -127,13 +132,14 @@ function isSafeCedarValue(value: unknown, depth = 0): boolean {
           ref !== null &&
           Object.keys(ref).length === 2 &&
           isEntityType((ref as { type?: unknown }).type) &&
-          typeof (ref as { id?: unknown }).id === 'string'
+          typeof (ref as { id?: unknown }).id === 'string' &&
+          wellFormed((ref as { id: string }).id)
         );
       }
       if (keys.length === 1 && keys[0] === '__extn')
         return isSafeExtension((value as { __extn: unknown }).__extn);
       for (const key of keys) {
-        if (key.startsWith('__')) return false;
+        if (key.startsWith('__') || !wellFormed(key)) return false;
         if (!isSafeCedarValue((value as Record<string, unknown>)[key], depth + 1)) return false;
       }
       return true;
@@ -155,7 +161,8 @@ function projectContext(context: Context, use: ContextUse): Context | null {
   const read: Record<string, unknown> = {};
   for (const name of names.sort()) {
     if (use.has(name)) read[name] = context[name];
-    else if (!isSafeCedarValue(context[name])) return null;
+    // a context whose only member is `__entity`, `__extn` or `__expr` is read as an escape, and fails
+    else if (name.startsWith('__') || !wellFormed(name) || !isSafeCedarValue(context[name])) return null;
   }
   return read as Context;
 }

@@ -378,6 +378,32 @@ for (const dialect of DIALECTS) {
       }
     });
 
+    it('never lets the memo answer a context Cedar would refuse to read, and never throws on one', async () => {
+      await apply({ everyone: 'permit (principal, action, resource);' });
+      const lone = JSON.parse('"\\ud800"') as string;
+      const unreadable: [string, Record<string, unknown>][] = [
+        ['a decimal without its dot', { n: 1, input: { amount: { __extn: { fn: 'decimal', arg: '5' } } } }],
+        ['a context that is an extension escape', { __extn: { fn: 'ip', arg: '1.2.3.4' } }],
+        ['a context that is an entity escape', { __entity: { type: 'Agent', id: 'x' } }],
+        ['a context that is an `__expr` escape', { __expr: 'true' }],
+        ['a lone surrogate in a string', { n: 1, input: { path: lone } }],
+        ['a lone surrogate in a name', { n: 1, input: { [lone]: 1 } }],
+        [
+          'a lone surrogate in an entity id',
+          { n: 1, input: { who: { __entity: { type: 'Agent', id: lone } } } },
+        ],
+      ];
+      // warm the memo with an ordinary request on the same set: nothing reads the context
+      assert.equal((await engine.decide(ask({ context: { n: 1 } }))).allowed, true);
+      assert.equal((await engine.decide(ask({ context: { n: 1 } }))).allowed, true);
+      for (const [what, context] of unreadable) {
+        const d = await engine.decide(ask({ context }));
+        assert.equal(d.allowed, false, what);
+        assert.ok(d.errors.length > 0, `${what}: the decision says why`);
+      }
+      await apply({});
+    });
+
     it('while the change feed is unhealthy, reads the version every decision and bypasses the entity cache', async () => {
       // a second engine that hears nothing (as if its feed had lost its connection)
       let healthy = true;

@@ -256,19 +256,34 @@ export class PolicyEngine {
     if (!slot) return deny(set.version, []);
     const key = memoKey(slot.build, p, slot.contextUse);
     if (key === null) return this.callCedar(set, p, slot);
-    return this.memo.get(key) ?? this.memo.set(key, this.callCedar(set, p, slot));
+    const hit = this.memo.get(key);
+    if (hit) return hit;
+    const decision = this.callCedar(set, p, slot);
+    // a call that threw is denied but not remembered: the next one asks Cedar again
+    return THREW.has(decision) ? decision : this.memo.set(key, decision);
   }
 
-  /** One Cedar call on a pre-parsed set, with the any-error-denies rule. */
+  /** One Cedar call on a pre-parsed set, with the any-error-denies rule; never throws. */
   private callCedar(set: CompiledSet, p: Prepared, slot: PreparsedSlot): SetDecision {
-    const answer = cedar.statefulIsAuthorized({
-      principal: p.principal,
-      action: p.action,
-      resource: p.resource,
-      context: p.context,
-      preparsedPolicySetId: slot.slot,
-      entities: p.entities,
-    });
+    let answer: ReturnType<typeof cedar.statefulIsAuthorized>;
+    try {
+      answer = cedar.statefulIsAuthorized({
+        principal: p.principal,
+        action: p.action,
+        resource: p.resource,
+        context: p.context,
+        preparsedPolicySetId: slot.slot,
+        entities: p.entities,
+      });
+    } catch (error) {
+      // e.g. input cedar-wasm cannot even read (a lone surrogate in an entity's id): deny
+      const decision = {
+        ...deny(set.version, [{ policyId: null, message: `the policy engine failed: ${String(error)}` }]),
+        evaluated: slot.count,
+      };
+      THREW.add(decision);
+      return decision;
+    }
     if (answer.type === 'failure') {
       return {
         ...deny(
@@ -315,6 +330,9 @@ export class PolicyEngine {
     return { kind, kinds: [...kinds], policies: [...decision.policies] };
   }
 }
+
+/** Decisions made because Cedar threw (never memoized). */
+const THREW = new WeakSet<SetDecision>();
 
 const annotations = new Map<string, 'person' | 'owner' | null>();
 
