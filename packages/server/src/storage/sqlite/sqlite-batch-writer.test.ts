@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { BatchUnit } from '../batch.js';
+import { StoreUnavailable } from '../store-unavailable.js';
 import { openSqliteBatchWriter } from './sqlite-batch-writer.js';
 import { openSqliteDriver } from './sqlite-driver.js';
 
@@ -53,6 +55,59 @@ describe('SQLite batch writer: holding it for a transaction of the main thread',
     } finally {
       await writer.close();
     }
+  });
+
+  it('when its thread dies, fails what it was given at once and lets the driver go on', async () => {
+    // catch the writer's worker as it is used, to end it the way a crash would
+    let worker: Worker | null = null;
+    const post = Worker.prototype.postMessage;
+    Worker.prototype.postMessage = function (this: Worker, ...args: Parameters<Worker['postMessage']>) {
+      worker ??= this;
+      return post.apply(this, args);
+    };
+    const driver = openSqliteDriver(path);
+    try {
+      await driver.writeBatch([insert('crash-before')]);
+      Worker.prototype.postMessage = post;
+      const dying = worker as Worker | null;
+      assert.ok(dying, 'the writer thread was seen');
+      const exited = new Promise((resolve) => dying.once('exit', resolve));
+      await dying.terminate();
+      await exited;
+      // a transaction does not wait for a dead writer, and the next batch gets a new one
+      await driver.transaction((tx) => tx.write('INSERT INTO t (v) VALUES ($1)', ['crash-after']));
+      await driver.writeBatch([insert('crash-new-writer')]);
+      assert.deepEqual(rows().slice(-3), ['crash-before', 'crash-after', 'crash-new-writer']);
+    } finally {
+      Worker.prototype.postMessage = post;
+      await driver.close();
+    }
+  });
+
+  it('a writer whose thread died refuses new work as unavailable, and closes', async () => {
+    let worker: Worker | null = null;
+    const post = Worker.prototype.postMessage;
+    Worker.prototype.postMessage = function (this: Worker, ...args: Parameters<Worker['postMessage']>) {
+      worker ??= this;
+      return post.apply(this, args);
+    };
+    let gone = 0;
+    const writer = openSqliteBatchWriter(path, { onGone: () => gone++ });
+    try {
+      await writer.write([insert('crash-one')]);
+    } finally {
+      Worker.prototype.postMessage = post;
+    }
+    const dying = worker as Worker | null;
+    assert.ok(dying);
+    const exited = new Promise((resolve) => dying.once('exit', resolve));
+    await dying.terminate();
+    await exited;
+    assert.equal(gone, 1);
+    await assert.rejects(writer.write([insert('crash-two')]), StoreUnavailable);
+    const release = await writer.hold();
+    release();
+    await writer.close();
   });
 
   it('lets the driver commit its transactions amid a stream of batches, losing nothing', async () => {

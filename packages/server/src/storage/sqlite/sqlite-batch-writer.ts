@@ -34,16 +34,32 @@ function startWorker(path: string): Worker {
   return new Worker(boot, { eval: true, workerData });
 }
 
-/** A {@link BatchWriter} over a SQLite file, writing on a worker thread. */
-export function openSqliteBatchWriter(path: string): SqliteBatchWriter {
+/**
+ * A {@link BatchWriter} over a SQLite file, writing on a worker thread. If the
+ * thread dies (an error it could not handle, out of memory), everything
+ * pending and everything sent later fails at once with `StoreUnavailable`,
+ * `hold` no longer waits, and `onGone` is called (the driver then starts a
+ * new writer for the next batch).
+ */
+export function openSqliteBatchWriter(
+  path: string,
+  options: { onGone?: () => void } = {},
+): SqliteBatchWriter {
   const worker = startWorker(path);
   worker.unref();
   const pending = new Map<number, { resolve(o: WireOutcome[]): void; reject(e: Error): void }>();
   let nextId = 1;
   let closed: (() => void) | null = null;
+  let gone: Error | null = null;
   const failAll = (error: Error) => {
     for (const p of pending.values()) p.reject(error);
     pending.clear();
+  };
+  const die = (error: Error) => {
+    if (gone) return;
+    gone = new StoreUnavailable(error);
+    failAll(gone);
+    options.onGone?.();
   };
   worker.on('message', (reply: Reply) => {
     if ('closed' in reply) {
@@ -58,12 +74,19 @@ export function openSqliteBatchWriter(path: string): SqliteBatchWriter {
       p?.reject(isSqliteUnavailableCode(reply.code) ? new StoreUnavailable(error) : error);
     }
   });
-  worker.on('error', (error) => failAll(error));
-  worker.on('exit', () => failAll(new Error('the SQLite batch writer stopped')));
+  worker.on('error', (error) => die(error));
+  worker.on('exit', () => {
+    if (closed) return; // closed on purpose
+    die(new Error('the SQLite batch writer stopped'));
+  });
   const send = (
     message: { batch: WireBatch } | { pragmas: readonly string[] } | { hold: SharedArrayBuffer },
   ) =>
     new Promise<WireOutcome[]>((resolve, reject) => {
+      if (gone) {
+        reject(gone);
+        return;
+      }
       const id = nextId++;
       pending.set(id, { resolve, reject });
       worker.ref();
@@ -78,6 +101,7 @@ export function openSqliteBatchWriter(path: string): SqliteBatchWriter {
       await send({ pragmas });
     },
     hold: async () => {
+      if (gone) return () => undefined;
       const flag = new Int32Array(new SharedArrayBuffer(4));
       const release = () => {
         Atomics.store(flag, 0, 1);
@@ -92,6 +116,10 @@ export function openSqliteBatchWriter(path: string): SqliteBatchWriter {
     },
     close: () =>
       new Promise<void>((resolve) => {
+        if (gone) {
+          resolve();
+          return;
+        }
         closed = () => {
           void worker.terminate().then(() => resolve());
         };

@@ -141,7 +141,15 @@ export function openSqliteDriver(path: string, observe?: QueryObserver): SqlDriv
     },
     writeBatch: (units) => {
       if (!batchWriter) {
-        batchWriter = openSqliteBatchWriter(path);
+        const opened = openSqliteBatchWriter(path, {
+          onGone: () => {
+            // its thread died: the next batch starts a new one; until then this connection checkpoints
+            if (batchWriter !== opened) return;
+            batchWriter = null;
+            if (writer.open) writer.pragma('wal_autocheckpoint = 1000');
+          },
+        });
+        batchWriter = opened;
         // the writer's thread checkpoints on a timer: none on this thread's commits
         writer.pragma('wal_autocheckpoint = 0');
       }
