@@ -1,12 +1,13 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { ApiError, api, setCsrfToken, whenSignedOut } from './api/client.js';
-import type { Session } from './api/types.js';
+import type { Page, Session } from './api/types.js';
 import { Link, useLocation } from './lib/router.js';
 import { AgentDetailPage } from './pages/agent-detail.js';
 import { AgentNewPage } from './pages/agent-new.js';
 import { AgentsPage } from './pages/agents.js';
 import { AuditPage } from './pages/audit.js';
 import { DashboardPage } from './pages/dashboard.js';
+import { FindingsPage } from './pages/findings.js';
 import { PoliciesPage } from './pages/policies.js';
 import { SignInPage } from './pages/sign-in.js';
 import { ErrorNotice, Loading } from './ui/feedback.js';
@@ -79,13 +80,39 @@ export function App() {
 const NAV = [
   { to: '/', label: 'Dashboard', match: (p: string) => p === '/' },
   { to: '/agents', label: 'Agents', match: (p: string) => p.startsWith('/agents') },
+  { to: '/findings', label: 'Findings', match: (p: string) => p.startsWith('/findings') },
   { to: '/policies', label: 'Policies', match: (p: string) => p.startsWith('/policies'), readers: true },
   { to: '/audit', label: 'Audit', match: (p: string) => p.startsWith('/audit'), readers: true },
 ];
 
+/** How many findings are open (for the nav), read again every 15 s; null until known or when it cannot be read. */
+function useOpenFindings(): number | null {
+  const [count, setCount] = useState<number | null>(null);
+  useEffect(() => {
+    let stopped = false;
+    const read = () =>
+      api<Page<{ id: string }>>('GET', '/api/v1/findings?status=open&limit=100').then(
+        (page) => {
+          if (!stopped) setCount(page.items.length);
+        },
+        () => {
+          if (!stopped) setCount(null);
+        },
+      );
+    void read();
+    const timer = window.setInterval(() => void read(), 15_000);
+    return () => {
+      stopped = true;
+      window.clearInterval(timer);
+    };
+  }, []);
+  return count;
+}
+
 function Shell() {
   const { path } = useLocation();
   const s = useSession();
+  const openFindings = useOpenFindings();
   const who = s.session.user?.email ?? s.session.actor.id;
   // biome-ignore lint/correctness/useExhaustiveDependencies: focus moves to the new page on every navigation
   useEffect(() => {
@@ -106,6 +133,12 @@ function Shell() {
               <li key={n.to}>
                 <Link to={n.to} aria-current={n.match(path) ? 'page' : undefined}>
                   {n.label}
+                  {n.to === '/findings' && openFindings !== null && openFindings > 0 && (
+                    <span className="badge bad nav-count" data-testid="open-findings">
+                      {openFindings >= 100 ? '100+' : openFindings}
+                      <span className="sr-only"> open</span>
+                    </span>
+                  )}
                 </Link>
               </li>
             ))}
@@ -136,6 +169,7 @@ function Route({ path }: { path: string }) {
   if (path === '/agents/new') return <AgentNewPage />;
   const agent = /^\/agents\/(agt_[0-9a-z]{26})$/.exec(path);
   if (agent?.[1]) return <AgentDetailPage id={agent[1]} />;
+  if (path === '/findings') return <FindingsPage />;
   if (path === '/policies') return <PoliciesPage />;
   if (path === '/audit') return <AuditPage />;
   return (

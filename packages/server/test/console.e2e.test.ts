@@ -19,9 +19,18 @@ const TIMEOUT = 30_000;
 const PASSWORD = 'a long console password';
 
 let browser: Browser;
-/** Waits until the page's data table shows exactly `n` rows (lists keep old rows while reloading). */
-const rowsAre = (page: Page, n: number) =>
-  page.waitForFunction(`document.querySelectorAll('table.data tbody tr').length === ${n}`);
+/**
+ * Waits until the page's data table shows exactly `n` rows (lists keep old rows while reloading).
+ * Polls from the test: a predicate evaluated in the page can be refused by the console's CSP (no eval).
+ */
+async function rowsAre(page: Page, n: number): Promise<void> {
+  const rows = page.locator('table.data tbody tr');
+  for (let i = 0; i < TIMEOUT / 100; i++) {
+    if ((await rows.count()) === n) return;
+    await page.waitForTimeout(100);
+  }
+  assert.fail(`expected ${n} rows in the table, saw ${await rows.count()}`);
+}
 /** A link of the main navigation (pages have other links of the same name, such as breadcrumbs). */
 const nav = (page: Page, name: string) =>
   page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
@@ -70,7 +79,8 @@ for (const dialect of DIALECTS) {
     }
 
     before(async () => {
-      t = await startTestServer(dialect);
+      // the monitor without a learning period, reading often: a reported first use raises a finding at once
+      t = await startTestServer(dialect, { monitorLearningSeconds: 0, monitorIntervalMs: 50 });
       for (const [email, name, role] of [
         ['alice@example.com', 'Alice', 'owner'],
         ['bob@example.com', 'Bob', 'owner'],
@@ -324,6 +334,103 @@ for (const dialect of DIALECTS) {
       await page.getByRole('button', { name: 'Sign out' }).click();
       await page.getByRole('heading', { name: 'Sign in to Custos' }).waitFor();
       assert.equal((await page.context().cookies()).filter((c) => c.value !== '').length, 0);
+    });
+
+    it('findings: the monitor’s alerts in the console; an admin acknowledges and resolves, an owner sees their own, an auditor reads', async () => {
+      const report = (agent: Json, tool: string) =>
+        t.api('POST', '/api/v1/activity', {
+          body: {
+            events: [
+              {
+                agent: agent.id,
+                action: 'tools/call',
+                resource: { type: 'Tool', id: tool },
+                outcome: 'allow',
+                sourceAddress: '10.20.30.40',
+              },
+            ],
+          },
+        });
+      assert.equal((await report(aliceAgent, 'crm/search')).status, 202);
+      assert.equal((await report(bobAgent, 'crm/export')).status, 202);
+      const findingAbout = async (tool: string) => {
+        for (let i = 0; i < 200; i++) {
+          const page = await t.api('GET', '/api/v1/findings?detector=new-resource');
+          const items = (page.body.items ?? []) as Json[];
+          const found = items.find((f) => String(f.title).includes(tool));
+          if (found) return found;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        return assert.fail(`no finding about ${tool}`);
+      };
+      const search = await findingAbout('crm/search');
+      await findingAbout('crm/export');
+      const findingsNav = (page: Page) =>
+        page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /^Findings/ });
+
+      // admin: the open count in the navigation, the list, a finding's detail, then acknowledge and resolve
+      const page = await openPage();
+      await page.goto(`${t.url}/console/`);
+      await page.getByRole('radio', { name: 'Admin token' }).check();
+      await page.locator('input[name=token]').fill(t.adminToken);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+      await page.getByTestId('open-findings').waitFor();
+      assert.ok(
+        Number(
+          await page
+            .getByTestId('open-findings')
+            .textContent()
+            .then((x) => x?.replace(/\D/g, '')),
+        ) >= 2,
+      );
+      await findingsNav(page).click();
+      await page.getByRole('heading', { name: 'Findings' }).waitFor();
+      const row = page.locator(`tr[data-finding="${String(search.id)}"]`);
+      await row.waitFor();
+      await page.locator('tr', { hasText: 'crm/export' }).first().waitFor();
+      await row.getByRole('button', { name: String(search.title) }).click();
+      await page.getByText(String(search.explanation)).waitFor();
+      await page.getByRole('link', { name: 'tools/call' }).first().waitFor();
+      await shot(page, '16-findings');
+      await row.getByRole('button', { name: 'Acknowledge' }).click();
+      await row.waitFor({ state: 'detached' }); // no longer open
+      await page.getByLabel('Status').selectOption('acknowledged');
+      await page.getByRole('button', { name: 'Apply' }).click();
+      await row.getByText('acknowledged').waitFor();
+      await row.getByRole('button', { name: 'Resolve…' }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByLabel(/Reason/).fill('expected: a new CRM integration');
+      await dialog.getByRole('button', { name: 'Resolve' }).click();
+      await row.waitFor({ state: 'detached' });
+      const resolved = (await t.api('GET', `/api/v1/findings/${String(search.id)}`)).body;
+      assert.equal(resolved.status, 'resolved');
+      assert.equal(resolved.statusReason, 'expected: a new CRM integration');
+      await page.getByLabel('Status').selectOption('resolved');
+      await page.getByRole('button', { name: 'Apply' }).click();
+      await row.getByText('resolved').waitFor();
+      await shot(page, '17-findings-resolved');
+
+      // owner: only the findings about their own agents, and they may act on them
+      const bob = await signInWithPassword('bob@example.com');
+      await findingsNav(bob).click();
+      await bob.locator('tr', { hasText: 'crm/export' }).first().waitFor();
+      await rowsAre(bob, 1);
+      assert.equal(await bob.getByText('crm/search').count(), 0);
+      await bob.getByRole('button', { name: 'Acknowledge' }).waitFor();
+      await shot(bob, '18-owner-findings');
+
+      // auditor: every finding, no action
+      const carol = await signInWithPassword('carol@example.com');
+      await findingsNav(carol).click();
+      await carol.getByLabel('Status').selectOption('all');
+      await carol.getByRole('button', { name: 'Apply' }).click();
+      await carol.locator(`tr[data-finding="${String(search.id)}"]`).waitFor();
+      await carol.locator('tr', { hasText: 'crm/export' }).first().waitFor();
+      for (const name of ['Acknowledge', 'Resolve…', 'False positive…']) {
+        assert.equal(await carol.getByRole('button', { name }).count(), 0, `no ${name} button`);
+      }
+      await shot(carol, '19-auditor-findings');
     });
   });
 }

@@ -159,3 +159,25 @@ export interface Dashboard {
   } | null;
   readonly recentDenials: AuditEvent[] | null;
 }
+
+export type FindingStatus = 'open' | 'acknowledged' | 'resolved' | 'false_positive';
+
+export interface Finding {
+  readonly id: string;
+  readonly detector: string;
+  readonly severity: 'low' | 'medium' | 'high' | 'critical';
+  readonly status: FindingStatus;
+  readonly agent: string;
+  readonly title: string;
+  readonly explanation: string;
+  /** The audit events that raised it (`seq`, `at`, `action`, …). */
+  readonly evidence: Readonly<Record<string, unknown>>[];
+  readonly occurrences: number;
+  readonly firstSeen: string;
+  readonly lastSeen: string;
+  readonly response: string;
+  readonly statusReason: string | null;
+  readonly statusBy: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}

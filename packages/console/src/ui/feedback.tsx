@@ -83,6 +83,10 @@ const BADGE: Record<string, string> = {
   failure: 'bad',
   high: 'bad',
   critical: 'bad',
+  open: 'bad',
+  acknowledged: 'warn',
+  resolved: 'ok',
+  false_positive: 'muted',
 };
 
 export function Badge({ value }: { value: string }) {
