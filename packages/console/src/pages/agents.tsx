@@ -5,6 +5,7 @@ import { relative, when } from '../lib/format.js';
 import { Link, setSearch, useLocation } from '../lib/router.js';
 import { useAsync } from '../lib/use-async.js';
 import { Badge, Empty, ErrorNotice, Loading } from '../ui/feedback.js';
+import { Pager } from '../ui/pager.js';
 import { useSession } from '../ui/session.js';
 
 const FILTERS = ['q', 'status', 'environment', 'team', 'owner', 'tag'] as const;
@@ -217,26 +218,8 @@ export function AgentsPage() {
           </table>
         </div>
       )}
-      {data && (cursors.length > 1 || data.nextCursor) && (
-        <nav className="pager" aria-label="Pages">
-          <button
-            type="button"
-            className="secondary"
-            disabled={cursors.length <= 1 || loading}
-            onClick={() => setCursors((c) => c.slice(0, -1))}
-          >
-            Previous
-          </button>
-          <span className="muted">Page {cursors.length}</span>
-          <button
-            type="button"
-            className="secondary"
-            disabled={!data.nextCursor || loading}
-            onClick={() => data.nextCursor && setCursors((c) => [...c, data.nextCursor])}
-          >
-            Next
-          </button>
-        </nav>
+      {data && (
+        <Pager cursors={cursors} setCursors={setCursors} nextCursor={data.nextCursor} loading={loading} />
       )}
     </section>
   );

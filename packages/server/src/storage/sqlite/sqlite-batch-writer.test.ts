@@ -15,6 +15,32 @@ const insert = (v: string): BatchUnit => ({
   statements: [{ sql: 'INSERT INTO t (v) VALUES ($1)', params: [v] }],
 });
 
+/**
+ * Runs `use` (which makes the writer post to its thread) while watching which
+ * worker it posts to; returns a function that ends that worker the way a crash
+ * would and resolves once it has exited.
+ */
+async function crashAfter(use: () => Promise<unknown>): Promise<() => Promise<void>> {
+  let worker: Worker | null = null;
+  const post = Worker.prototype.postMessage;
+  Worker.prototype.postMessage = function (this: Worker, ...args: Parameters<Worker['postMessage']>) {
+    worker ??= this;
+    return post.apply(this, args);
+  };
+  try {
+    await use();
+  } finally {
+    Worker.prototype.postMessage = post;
+  }
+  const seen = worker as Worker | null;
+  assert.ok(seen, 'the writer thread was seen');
+  return async () => {
+    const exited = new Promise((resolve) => seen.once('exit', resolve));
+    await seen.terminate();
+    await exited;
+  };
+}
+
 describe('SQLite batch writer: holding it for a transaction of the main thread', () => {
   let dir: string;
   let path: string;
@@ -58,51 +84,24 @@ describe('SQLite batch writer: holding it for a transaction of the main thread',
   });
 
   it('when its thread dies, fails what it was given at once and lets the driver go on', async () => {
-    // catch the writer's worker as it is used, to end it the way a crash would
-    let worker: Worker | null = null;
-    const post = Worker.prototype.postMessage;
-    Worker.prototype.postMessage = function (this: Worker, ...args: Parameters<Worker['postMessage']>) {
-      worker ??= this;
-      return post.apply(this, args);
-    };
     const driver = openSqliteDriver(path);
     try {
-      await driver.writeBatch([insert('crash-before')]);
-      Worker.prototype.postMessage = post;
-      const dying = worker as Worker | null;
-      assert.ok(dying, 'the writer thread was seen');
-      const exited = new Promise((resolve) => dying.once('exit', resolve));
-      await dying.terminate();
-      await exited;
+      const crash = await crashAfter(() => driver.writeBatch([insert('crash-before')]));
+      await crash();
       // a transaction does not wait for a dead writer, and the next batch gets a new one
       await driver.transaction((tx) => tx.write('INSERT INTO t (v) VALUES ($1)', ['crash-after']));
       await driver.writeBatch([insert('crash-new-writer')]);
       assert.deepEqual(rows().slice(-3), ['crash-before', 'crash-after', 'crash-new-writer']);
     } finally {
-      Worker.prototype.postMessage = post;
       await driver.close();
     }
   });
 
   it('a writer whose thread died refuses new work as unavailable, and closes', async () => {
-    let worker: Worker | null = null;
-    const post = Worker.prototype.postMessage;
-    Worker.prototype.postMessage = function (this: Worker, ...args: Parameters<Worker['postMessage']>) {
-      worker ??= this;
-      return post.apply(this, args);
-    };
     let gone = 0;
     const writer = openSqliteBatchWriter(path, { onGone: () => gone++ });
-    try {
-      await writer.write([insert('crash-one')]);
-    } finally {
-      Worker.prototype.postMessage = post;
-    }
-    const dying = worker as Worker | null;
-    assert.ok(dying);
-    const exited = new Promise((resolve) => dying.once('exit', resolve));
-    await dying.terminate();
-    await exited;
+    const crash = await crashAfter(() => writer.write([insert('crash-one')]));
+    await crash();
     assert.equal(gone, 1);
     await assert.rejects(writer.write([insert('crash-two')]), StoreUnavailable);
     const release = await writer.hold();
