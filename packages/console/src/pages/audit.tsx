@@ -6,6 +6,7 @@ import { setSearch, useLocation } from '../lib/router.js';
 import { useAsync } from '../lib/use-async.js';
 import { Badge, Empty, ErrorNotice, Loading } from '../ui/feedback.js';
 import { Modal } from '../ui/modal.js';
+import { Pager } from '../ui/pager.js';
 import { useSession } from '../ui/session.js';
 import { AuditChain } from './audit-chain.js';
 
@@ -208,29 +209,14 @@ export function AuditPage() {
           </table>
         </div>
       )}
-      {events.data && (cursors.length > 1 || events.data.nextCursor) && (
-        <nav className="pager" aria-label="Pages">
-          <button
-            type="button"
-            className="secondary"
-            disabled={cursors.length <= 1}
-            onClick={() => setCursors((c) => c.slice(0, -1))}
-          >
-            Newer
-          </button>
-          <span className="muted">Page {cursors.length}</span>
-          <button
-            type="button"
-            className="secondary"
-            disabled={!events.data.nextCursor}
-            onClick={() => {
-              const next = events.data?.nextCursor;
-              if (next) setCursors((c) => [...c, next]);
-            }}
-          >
-            Older
-          </button>
-        </nav>
+      {events.data && (
+        <Pager
+          cursors={cursors}
+          setCursors={setCursors}
+          nextCursor={events.data.nextCursor}
+          loading={events.loading}
+          labels={['Newer', 'Older']}
+        />
       )}
       <Modal open={eventSeq !== null} title={`Audit event ${eventSeq ?? ''}`} onClose={() => openEvent(null)}>
         {selected.error !== null && <ErrorNotice error={selected.error} />}

@@ -8,11 +8,14 @@ export function Pager({
   setCursors,
   nextCursor,
   loading,
+  labels = ['Previous', 'Next'],
 }: {
   cursors: readonly (string | null)[];
   setCursors: (update: (c: (string | null)[]) => (string | null)[]) => void;
   nextCursor: string | null | undefined;
   loading: boolean;
+  /** What the buttons say (a log reads better as `Newer` / `Older`). */
+  labels?: readonly [string, string];
 }) {
   if (cursors.length <= 1 && !nextCursor) return null;
   return (
@@ -23,7 +26,7 @@ export function Pager({
         disabled={cursors.length <= 1 || loading}
         onClick={() => setCursors((c) => c.slice(0, -1))}
       >
-        Previous
+        {labels[0]}
       </button>
       <span className="muted">Page {cursors.length}</span>
       <button
@@ -32,7 +35,7 @@ export function Pager({
         disabled={!nextCursor || loading}
         onClick={() => nextCursor && setCursors((c) => [...c, nextCursor])}
       >
-        Next
+        {labels[1]}
       </button>
     </nav>
   );
