@@ -115,6 +115,20 @@ export function consentCovers(caller: VerifiedCaller, resource: EntityUid): bool
 }
 
 /**
+ * An address as Cedar's `ip()` reads it. Cedar refuses IPv4 embedded in IPv6
+ * (`::ffff:10.1.2.3`, what a server listening on `::` sees of an IPv4 client)
+ * and zone indexes (`fe80::1%eth0`); either would make every decision about
+ * such a caller fail, and so deny. They become `10.1.2.3` and `fe80::1`; what
+ * is no address at all becomes `0.0.0.0`.
+ */
+export function cedarIp(address: string): string {
+  const unzoned = address.split('%', 1)[0] ?? '';
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(unzoned)?.[1];
+  const candidate = mapped ?? unzoned;
+  return isIP(candidate) ? candidate : '0.0.0.0';
+}
+
+/**
  * The context every decision about a caller's request carries, besides the
  * action's own members: counters, time, address, the person and delegation of
  * a delegated token, and `approved` (true only once a matching approval is
@@ -130,7 +144,7 @@ export function callerContext(
   return {
     session,
     now: { __extn: { fn: 'datetime', arg: new Date(now).toISOString() } },
-    sourceAddress: { __extn: { fn: 'ip', arg: isIP(sourceAddress) ? sourceAddress : '0.0.0.0' } },
+    sourceAddress: { __extn: { fn: 'ip', arg: cedarIp(sourceAddress) } },
     ...(person
       ? {
           onBehalfOf: person,
