@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import * as wasm from '@cedar-policy/cedar-wasm/nodejs';
 import fc from 'fast-check';
 import type { EntityJson } from './cedar.js';
 import type { ContextUse } from './context-use.js';
@@ -73,7 +74,9 @@ describe('decision memo', () => {
       { __entity: { type: 'Agent', id: JSON.parse('"x\\ud800"') } },
       { __extn: { fn: 'datetime', arg: '2026-13-01T00:00:00.000Z' } },
       { __extn: { fn: 'datetime', arg: '2026-11-29' } }, // valid for Cedar, but not the one form checked
-      { __extn: { fn: 'ip', arg: '::1' } },
+      { __extn: { fn: 'ip', arg: '::ffff:10.1.2.3' } }, // Cedar refuses IPv4 embedded in IPv6
+      { __extn: { fn: 'ip', arg: 'fe80::1%eth0' } }, // and zone indexes
+      { __extn: { fn: 'ip', arg: '2001:db8::/32' } }, // a range: not what the gateway sends, not listed
       { __extn: { fn: 'ip', arg: '10.0.0.256' } },
       { __extn: { fn: 'duration', arg: '1h' } },
       { __entity: { type: 'if', id: 'x' } },
@@ -97,11 +100,23 @@ describe('decision memo', () => {
       { __extn: { fn: 'decimal', arg: '-12345678901234.5678' } },
       { __extn: { fn: 'datetime', arg: '2026-11-29T10:00:00.000Z' } },
       { __extn: { fn: 'ip', arg: '127.0.0.1' } },
+      { __extn: { fn: 'ip', arg: '::1' } },
+      { __extn: { fn: 'ip', arg: '2001:DB8:0000::1' } },
       { __entity: { type: 'Custos::Agent', id: 'agt_1' } },
       { a: [1, 'b', true, { c: [] }] },
     ];
     for (const value of safe) {
       assert.ok(memoKey(1, input({ context: { x: value } as never })) !== null, JSON.stringify(value));
+      // and this Cedar does read it: the list holds for the cedar-wasm in use
+      const answer = wasm.isAuthorized({
+        principal: { type: 'Agent', id: 'a' },
+        action: { type: 'Action', id: 'tools/call' },
+        resource: { type: 'Tool', id: 't' },
+        context: { x: value } as never,
+        policies: { staticPolicies: 'permit (principal, action, resource);' },
+        entities: [],
+      });
+      assert.equal(answer.type, 'success', `${JSON.stringify(value)}: ${JSON.stringify(answer)}`);
     }
     // member names: one Cedar would read as an escape, or not well-formed
     for (const name of ['__extn', '__entity', '__expr', '__other', JSON.parse('"\\ud800"') as string]) {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { Context, EntityJson, TypeAndId } from './cedar.js';
 import type { ContextUse } from './context-use.js';
 import type { SetDecision } from './decision.js';
@@ -83,7 +84,7 @@ function isEntityType(type: unknown): boolean {
   );
 }
 
-/** An extension value Cedar is sure to construct: decimals in range (with their dot), ISO datetimes as `Date` writes them, IPv4 addresses. */
+/** An extension value Cedar is sure to construct: decimals in range (with their dot), ISO datetimes as `Date` writes them, IPv4 and plain IPv6 addresses. */
 function isSafeExtension(extn: unknown): boolean {
   if (typeof extn !== 'object' || extn === null || Object.keys(extn).length !== 2) return false;
   const { fn, arg } = extn as { fn?: unknown; arg?: unknown };
@@ -94,7 +95,8 @@ function isSafeExtension(extn: unknown): boolean {
     case 'datetime':
       return ISO_DATETIME.test(arg) && !Number.isNaN(Date.parse(arg)) && new Date(arg).toISOString() === arg;
     case 'ip':
-      return IPV4.test(arg);
+      // IPv6 only in hex-and-colons form: Cedar refuses IPv4 embedded in IPv6 and zone indexes
+      return IPV4.test(arg) || (isIP(arg) === 6 && /^[0-9A-Fa-f:]+$/.test(arg));
     default:
       return false;
   }
