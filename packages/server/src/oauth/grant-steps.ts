@@ -9,9 +9,10 @@ import {
   type UnitOutcome,
 } from '../storage/index.js';
 import type { AuthenticatedClient } from './client-auth.js';
-import type { OAuthDeps } from './deps.js';
+import type { OAuthDeps, OAuthRequest } from './deps.js';
 import type { VerifiedProof } from './dpop.js';
 import { type Form, one } from './form.js';
+import { issueAccessToken } from './issue-access-token.js';
 import { OAuthError } from './oauth-error.js';
 
 /** Steps every grant of the token endpoint shares (client credentials and token exchange). */
@@ -101,7 +102,93 @@ export function policyDetails(decisions: readonly Decided[]): Record<string, unk
  * single-use claims of the client assertion and the DPoP proof, the issued-token
  * record and its audit event, together through group commit.
  */
-export async function commitIssuance(
+/** What a grant decided to issue, and how its record differs from the others'. */
+export interface Issuance {
+  /** `sub`: the agent itself, or the person a delegated token acts for. */
+  readonly subject: string;
+  readonly audience: readonly string[];
+  readonly scopes: readonly string[];
+  readonly ttlSeconds: number;
+  readonly act?: Readonly<Record<string, unknown>>;
+  /** Policy questions asked on the way (recorded with the issuance). */
+  readonly decisions: readonly Decided[];
+  /** The issued-token row's extra columns (a delegated token's person and consent). */
+  readonly record?: Pick<IssuedTokenRecord, 'subject' | 'consentId'>;
+  readonly audit: {
+    readonly actor: Actor;
+    readonly action: string;
+    readonly target: { readonly type: string; readonly id: string };
+    readonly grantType: string;
+    /** Details of this grant, besides those every issuance records. */
+    readonly details?: Readonly<Record<string, unknown>>;
+  };
+}
+
+/**
+ * Mints the access token, commits it (with its audit event and the single-use
+ * claims) and returns the token response's common members. Nothing is returned
+ * to the client unless the commit succeeded.
+ */
+export async function issueToken(
+  deps: OAuthDeps,
+  request: OAuthRequest,
+  client: AuthenticatedClient,
+  proof: VerifiedProof | null,
+  issuance: Issuance,
+): Promise<Record<string, unknown>> {
+  const { audit } = issuance;
+  const issued = await issueAccessToken(
+    { keys: deps.keys, clock: deps.clock, issuer: deps.issuer },
+    {
+      subject: issuance.subject,
+      clientId: client.agent.id,
+      audience: issuance.audience,
+      scopes: issuance.scopes,
+      ttlSeconds: issuance.ttlSeconds,
+      jkt: proof?.jkt,
+      act: issuance.act,
+    },
+  );
+  await commitIssuance(
+    deps,
+    client,
+    proof,
+    {
+      jti: issued.jti,
+      agentId: client.agent.id,
+      credential: client.credential,
+      issuedAt: issued.issuedAt,
+      expiresAt: issued.expiresAt,
+      revokedAt: null,
+      ...issuance.record,
+    },
+    auditStatement(deps.clock, audit.actor, {
+      action: audit.action,
+      target: audit.target,
+      details: {
+        grantType: audit.grantType,
+        credential: client.credential,
+        tokenId: issued.jti,
+        signingKey: issued.kid,
+        audience: issuance.audience,
+        scopes: issuance.scopes,
+        dpopJkt: proof?.jkt ?? null,
+        expiresAt: new Date(issued.expiresAt).toISOString(),
+        sourceAddress: request.sourceAddress,
+        ...audit.details,
+        policy: policyDetails(issuance.decisions),
+      },
+    }),
+  );
+  return {
+    access_token: issued.token,
+    token_type: proof ? 'DPoP' : 'Bearer',
+    expires_in: issuance.ttlSeconds,
+    ...(issuance.scopes.length > 0 ? { scope: issuance.scopes.join(' ') } : {}),
+  };
+}
+
+async function commitIssuance(
   deps: OAuthDeps,
   client: AuthenticatedClient,
   proof: VerifiedProof | null,

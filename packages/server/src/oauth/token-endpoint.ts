@@ -8,14 +8,12 @@ import { type Form, one, requireForm } from './form.js';
 import {
   agentActor,
   candidates,
-  commitIssuance,
   type Decided,
-  policyDetails,
+  issueToken,
   recordRefusedDecision,
   requestedResources,
   requestedScopes,
 } from './grant-steps.js';
-import { issueAccessToken } from './issue-access-token.js';
 import { OAuthError } from './oauth-error.js';
 import { handleTokenExchange, TOKEN_EXCHANGE } from './token-exchange.js';
 
@@ -176,7 +174,7 @@ async function checkDpop(
  * The token endpoint (RFC 6749 §3.2) for `client_credentials` with
  * `private_key_jwt`, optionally DPoP-bound, and for RFC 8693 token exchange
  * (see `token-exchange.ts`). The issuance commits before the token is
- * returned (`commitIssuance`).
+ * returned (`issueToken`).
  */
 export async function handleTokenRequest(deps: OAuthDeps, request: OAuthRequest): Promise<OAuthResponse> {
   const form = requireForm(request.contentType, request.body, ['resource', 'audience']);
@@ -191,57 +189,20 @@ export async function handleTokenRequest(deps: OAuthDeps, request: OAuthRequest)
     throw new OAuthError('invalid_request', 'parameter `audience` is only for token exchange');
   const grantedScopes = await grantScopes(deps, form, agent, request.requestId);
   const grantedAudience = await grantAudience(deps, form, agent, request.requestId);
-  const scopes = grantedScopes.values;
-  const audience = grantedAudience.values;
-  const issued = await issueAccessToken(
-    { keys: deps.keys, clock: deps.clock, issuer: deps.issuer },
-    {
-      subject: agent.id,
-      clientId: agent.id,
-      audience,
-      scopes,
-      ttlSeconds: deps.accessTokenTtlSeconds,
-      jkt: proof?.jkt,
-    },
-  );
-  await commitIssuance(
-    deps,
-    client,
-    proof,
-    {
-      jti: issued.jti,
-      agentId: agent.id,
-      credential: client.credential,
-      issuedAt: issued.issuedAt,
-      expiresAt: issued.expiresAt,
-      revokedAt: null,
-    },
-    auditStatement(deps.clock, agentActor(agent.id, request.requestId), {
+  const body = await issueToken(deps, request, client, proof, {
+    subject: agent.id,
+    audience: grantedAudience.values,
+    scopes: grantedScopes.values,
+    ttlSeconds: deps.accessTokenTtlSeconds,
+    decisions: [...grantedScopes.decisions, ...grantedAudience.decisions],
+    audit: {
+      actor: agentActor(agent.id, request.requestId),
       action: 'token.issue',
       target: { type: 'agent', id: agent.id },
-      details: {
-        grantType: CLIENT_CREDENTIALS,
-        credential: client.credential,
-        tokenId: issued.jti,
-        signingKey: issued.kid,
-        audience,
-        scopes,
-        dpopJkt: proof?.jkt ?? null,
-        expiresAt: new Date(issued.expiresAt).toISOString(),
-        sourceAddress: request.sourceAddress,
-        policy: policyDetails([...grantedScopes.decisions, ...grantedAudience.decisions]),
-      },
-    }),
-  );
-  return {
-    status: 200,
-    body: {
-      access_token: issued.token,
-      token_type: proof ? 'DPoP' : 'Bearer',
-      expires_in: deps.accessTokenTtlSeconds,
-      ...(scopes.length > 0 ? { scope: scopes.join(' ') } : {}),
+      grantType: CLIENT_CREDENTIALS,
     },
-  };
+  });
+  return { status: 200, body };
 }
 
 /**

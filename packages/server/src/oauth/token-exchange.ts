@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { decodeJwt, type JWTPayload } from 'jose';
-import { auditStatement } from '../audit/index.js';
 import type { DecisionRequest } from '../policy/index.js';
 import type { AgentRecord, ConsentRecord, UserRecord } from '../storage/index.js';
 import { actChain, actClaim } from './act-chain.js';
@@ -11,15 +10,13 @@ import { type Form, one } from './form.js';
 import {
   agentActor,
   candidates,
-  commitIssuance,
   type Decided,
-  policyDetails,
+  issueToken,
   recordRefusedDecision,
   requestedResources,
   requestedScopes,
 } from './grant-steps.js';
 import { personFromProviderToken } from './identity-providers.js';
-import { issueAccessToken } from './issue-access-token.js';
 import { OAuthError } from './oauth-error.js';
 import { verifyIssuedToken } from './verify-issued-token.js';
 
@@ -359,45 +356,20 @@ export async function handleTokenExchange(
   const limit = Math.min(consent.expiresAt, subject.notAfter ?? Number.POSITIVE_INFINITY);
   const ttlSeconds = Math.min(deps.accessTokenTtlSeconds, Math.floor((limit - now) / 1000));
   if (ttlSeconds < 1) throw refuse('the consent or subject token expires too soon to issue a token');
-  const issued = await issueAccessToken(
-    { keys: deps.keys, clock: deps.clock, issuer: deps.issuer },
-    {
-      subject: subject.person.id,
-      clientId: agent.id,
-      audience: audience.values,
-      scopes: scopes.values,
-      ttlSeconds,
-      jkt: proof?.jkt,
-      act: actClaim(chain),
-    },
-  );
-  await commitIssuance(
-    deps,
-    client,
-    proof,
-    {
-      jti: issued.jti,
-      agentId: agent.id,
-      credential: client.credential,
-      issuedAt: issued.issuedAt,
-      expiresAt: issued.expiresAt,
-      revokedAt: null,
-      subject: subject.person.id,
-      consentId: consent.id,
-    },
-    auditStatement(deps.clock, actor, {
+  const body = await issueToken(deps, request, client, proof, {
+    subject: subject.person.id,
+    audience: audience.values,
+    scopes: scopes.values,
+    ttlSeconds,
+    act: actClaim(chain),
+    decisions: [...scopes.decisions, ...audience.decisions],
+    record: { subject: subject.person.id, consentId: consent.id },
+    audit: {
+      actor,
       action: 'token.exchange',
       target: { type: 'user', id: subject.person.id },
+      grantType: TOKEN_EXCHANGE,
       details: {
-        grantType: TOKEN_EXCHANGE,
-        credential: client.credential,
-        tokenId: issued.jti,
-        signingKey: issued.kid,
-        audience: audience.values,
-        scopes: scopes.values,
-        dpopJkt: proof?.jkt ?? null,
-        expiresAt: new Date(issued.expiresAt).toISOString(),
-        sourceAddress: request.sourceAddress,
         person: subject.person.id,
         chain,
         consentId: consent.id,
@@ -410,18 +382,8 @@ export async function handleTokenExchange(
             .update(one(form, 'subject_token') ?? '')
             .digest('base64url'),
         },
-        policy: policyDetails([...scopes.decisions, ...audience.decisions]),
       },
-    }),
-  );
-  return {
-    status: 200,
-    body: {
-      access_token: issued.token,
-      issued_token_type: ACCESS_TOKEN,
-      token_type: proof ? 'DPoP' : 'Bearer',
-      expires_in: ttlSeconds,
-      ...(scopes.values.length > 0 ? { scope: scopes.values.join(' ') } : {}),
     },
-  };
+  });
+  return { status: 200, body: { ...body, issued_token_type: ACCESS_TOKEN } };
 }
