@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { APPROVAL_META_KEY, createAgentClient, pendingApprovalOf } from '@custos/sdk';
+import { APPROVAL_META_KEY, pendingApprovalOf } from '@custos/sdk';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import * as jose from 'jose';
@@ -11,7 +11,14 @@ import { failedWith, runCli, succeeded } from './support/cli.js';
 import { DIALECTS } from './support/databases.js';
 import { type RunningUpstream, startEverything } from './support/mcp-upstreams.js';
 import { waitFor } from './support/monitor.js';
-import { auditEvents, createAgent, isJson, type Json, newKeyPair } from './support/oauth-client.js';
+import {
+  auditEvents,
+  createAgent,
+  isJson,
+  type Json,
+  newKeyPair,
+  sdkClientFor,
+} from './support/oauth-client.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 const IDP = 'https://login.example.test';
@@ -115,13 +122,7 @@ async function setUp(t: TestServer, everythingUrl: string) {
     .setIssuedAt()
     .setExpirationTime('30m')
     .sign(idpKeys.privateKey);
-  const sdk = createAgentClient({
-    issuer,
-    agentId: agent.id,
-    privateKey: agent.privateKey,
-    privateKeyId: agent.kid,
-    privateKeyAlg: 'ES256',
-  });
+  const sdk = sdkClientFor(issuer, agent);
   const tokenOptions = { subjectToken, scope: 'payments', resource };
   const transport = new StreamableHTTPClientTransport(new URL(`${t.url}/mcp/everything`), {
     fetch: (url, init) => sdk.fetch(url, init, tokenOptions),
@@ -276,13 +277,7 @@ for (const dialect of DIALECTS) {
       assert.equal(twice.status, 409);
       // another agent cannot read it
       const stranger = await createAgent(t, s.bob.email);
-      const other = createAgentClient({
-        issuer: t.config.issuer,
-        agentId: stranger.id,
-        privateKey: stranger.privateKey,
-        privateKeyId: stranger.kid,
-        privateKeyAlg: 'ES256',
-      });
+      const other = sdkClientFor(t.config.issuer, stranger);
       await assert.rejects(
         other.waitForApproval(pending.id, { tokenOptions: { resource: 'https://api.example.com' } }),
         (error: unknown) => (error as { status?: number }).status === 404,

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createAgentClient } from '@custos/sdk';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import * as jose from 'jose';
@@ -18,6 +17,7 @@ import {
   newKeyPair,
   postForm,
   realClient,
+  sdkClientFor,
   signAssertion,
   type TestAgent,
 } from './support/oauth-client.js';
@@ -259,13 +259,7 @@ for (const dialect of DIALECTS) {
     });
 
     it('the person’s rights bound the call: a tool the agent may call but the person may not is refused', async () => {
-      const sdk = createAgentClient({
-        issuer,
-        agentId: assistant.id,
-        privateKey: assistant.privateKey,
-        privateKeyId: assistant.kid,
-        privateKeyAlg: 'ES256',
-      });
+      const sdk = sdkClientFor(issuer, assistant);
       const subjectToken = await idToken(alice.email);
       const delegated = await sdk.exchangeToken({ subjectToken, scope: 'files:read', resource });
       assert.equal(delegated.tokenType, 'DPoP');
@@ -283,13 +277,7 @@ for (const dialect of DIALECTS) {
       );
       await mcp.close();
       // the agent on its own may call it
-      const own = createAgentClient({
-        issuer,
-        agentId: assistant.id,
-        privateKey: assistant.privateKey,
-        privateKeyId: assistant.kid,
-        privateKeyAlg: 'ES256',
-      });
+      const own = sdkClientFor(issuer, assistant);
       const ownTransport = new StreamableHTTPClientTransport(new URL(`${t.url}/mcp/everything`), {
         fetch: (url, init) => own.fetch(url, init, { resource }),
       });
@@ -374,14 +362,7 @@ for (const dialect of DIALECTS) {
       const unknownPerson = await idToken('nobody@example.com');
       await refused(exchange(assistant, unknownPerson), 'invalid_request', /names no known person/);
       // a plain agent token is not a person's token
-      const own = createAgentClient({
-        issuer,
-        agentId: assistant.id,
-        privateKey: assistant.privateKey,
-        privateKeyId: assistant.kid,
-        privateKeyAlg: 'ES256',
-        dpop: false,
-      });
+      const own = sdkClientFor(issuer, assistant, { dpop: false });
       const agentToken = (await own.getToken({ resource })).accessToken;
       await refused(
         exchange(helper, agentToken, {}, ACCESS_TOKEN_TYPE),
@@ -503,14 +484,7 @@ for (const dialect of DIALECTS) {
       );
       await mcp.close();
       // the same agent on its own is not bound by a rule about Bea's delegation
-      const own = createAgentClient({
-        issuer,
-        agentId: stranger.id,
-        privateKey: stranger.privateKey,
-        privateKeyId: stranger.kid,
-        privateKeyAlg: 'ES256',
-        dpop: false,
-      });
+      const own = sdkClientFor(issuer, stranger, { dpop: false });
       const ownMcp = await mcpWith((await own.getToken({ resource })).accessToken);
       assert.equal(
         textOf(await ownMcp.callTool({ name: 'echo', arguments: { message: 'a secret' } })),

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type AgentClient, type AgentClientOptions, createAgentClient } from '@custos/sdk';
 import * as jose from 'jose';
 import * as client from 'openid-client';
 import { type Config, loadConfig } from '../../src/config/index.js';
@@ -368,4 +369,20 @@ export async function startServerWithClock(dialect: Dialect, clock: Clock): Prom
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The agent SDK's client for a test agent (its registered ES256 key), with any other options. */
+export function sdkClientFor(
+  issuer: string,
+  agent: TestAgent,
+  options: Partial<AgentClientOptions> = {},
+): AgentClient {
+  return createAgentClient({
+    issuer,
+    agentId: agent.id,
+    privateKey: agent.privateKey,
+    privateKeyId: agent.kid,
+    privateKeyAlg: 'ES256',
+    ...options,
+  });
 }
