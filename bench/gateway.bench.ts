@@ -17,7 +17,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { freePort } from '../packages/server/test/support/server.js';
-import { type LoadResult, percentile, runLoad, startBenchServer } from './support.js';
+import { benchAgent, type LoadResult, percentile, runLoad, startBenchServer } from './support.js';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 4000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
@@ -111,12 +111,11 @@ async function main(): Promise<void> {
         await server.admin('POST', '/api/v1/users', { email: 'bench@example.com', name: 'Bench' });
         const mcpResource = `${issuer}/mcp/bench`;
         const apiResource = `${issuer}/gw/billing`;
-        const agent = await server.admin('POST', '/api/v1/agents', {
-          name: 'bench-agent',
+        const agent = await benchAgent(server, {
           owner: 'bench@example.com',
           allowedAudiences: [mcpResource, apiResource],
         });
-        const agentId = String(agent.id);
+        const agentId = agent.id;
         for (const [action, resource] of [
           ['tools/call', { type: 'Tool', id: 'bench/echo' }],
           ['http:POST', { type: 'Route', id: 'billing/POST /invoices/{id}' }],
@@ -128,23 +127,19 @@ async function main(): Promise<void> {
             reason: 'bench',
           });
         }
-        const keys = await generateKeyPair('ES256', { extractable: true });
-        const key = await server.admin('POST', `/api/v1/agents/${agentId}/keys`, {
-          jwk: await exportJWK(keys.publicKey),
-        });
         const dpopKeys = await generateKeyPair('ES256', { extractable: true });
         const dpopJwk: JWK = await exportJWK(dpopKeys.publicKey);
 
         async function token(resource: string, dpop: boolean): Promise<string> {
           const now = Math.floor(Date.now() / 1000);
           const assertion = await new SignJWT({ jti: randomBytes(16).toString('base64url') })
-            .setProtectedHeader({ alg: 'ES256', kid: String(key.kid) })
+            .setProtectedHeader({ alg: 'ES256', kid: agent.kid })
             .setIssuer(agentId)
             .setSubject(agentId)
             .setAudience(issuer)
             .setIssuedAt(now)
             .setExpirationTime(now + 60)
-            .sign(keys.privateKey);
+            .sign(agent.privateKey);
           const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
           if (dpop) headers.dpop = await proof('POST', `${issuer}/oauth/token`);
           const response = await fetch(`${issuer}/oauth/token`, {

@@ -18,7 +18,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { SignJWT } from 'jose';
 import {
   type ActivityEvent,
   DEFAULT_SETTINGS,
@@ -35,7 +35,14 @@ import {
   ordered,
 } from '../packages/server/test/support/activity-traffic.js';
 import { freePort } from '../packages/server/test/support/server.js';
-import { type BenchServer, type LoadResult, percentile, runLoad, startBenchServer } from './support.js';
+import {
+  type BenchServer,
+  benchAgent,
+  type LoadResult,
+  percentile,
+  runLoad,
+  startBenchServer,
+} from './support.js';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 4000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
@@ -193,31 +200,23 @@ async function prepare(server: BenchServer, upstream: string): Promise<Side['req
   });
   await server.admin('POST', '/api/v1/users', { email: 'bench@example.com', name: 'Bench' });
   const resource = `${server.url}/mcp/bench`;
-  const agent = await server.admin('POST', '/api/v1/agents', {
-    name: 'bench-agent',
-    owner: 'bench@example.com',
-    allowedAudiences: [resource],
-  });
-  const agentId = String(agent.id);
+  const agent = await benchAgent(server, { owner: 'bench@example.com', allowedAudiences: [resource] });
+  const agentId = agent.id;
   await server.admin('POST', '/api/v1/grants', {
     principal: { type: 'Agent', id: agentId },
     action: 'tools/call',
     resource: { type: 'Tool', id: 'bench/echo' },
     reason: 'bench',
   });
-  const keys = await generateKeyPair('ES256', { extractable: true });
-  const key = await server.admin('POST', `/api/v1/agents/${agentId}/keys`, {
-    jwk: await exportJWK(keys.publicKey),
-  });
   const now = Math.floor(Date.now() / 1000);
   const assertion = await new SignJWT({ jti: randomBytes(16).toString('base64url') })
-    .setProtectedHeader({ alg: 'ES256', kid: String(key.kid) })
+    .setProtectedHeader({ alg: 'ES256', kid: agent.kid })
     .setIssuer(agentId)
     .setSubject(agentId)
     .setAudience(server.url)
     .setIssuedAt(now)
     .setExpirationTime(now + 60)
-    .sign(keys.privateKey);
+    .sign(agent.privateKey);
   const tokenResponse = await fetch(`${server.url}/oauth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },

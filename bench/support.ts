@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type CryptoKey, exportJWK, generateKeyPair } from 'jose';
 import { generateAdminToken } from '../packages/server/src/identity/index.js';
 import { freePort } from '../packages/server/test/support/server.js';
 
@@ -188,4 +189,16 @@ export async function runLoad(
   );
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   return { ok, failed, seconds, latenciesMs: latencies.sort((a, b) => a - b), firstError };
+}
+
+/** Registers a bench agent (its owner must exist) and an ES256 key for it: its id, the key's kid and the private key. */
+export async function benchAgent(
+  server: BenchServer,
+  agent: Record<string, unknown>,
+): Promise<{ id: string; kid: string; privateKey: CryptoKey }> {
+  const created = await server.admin('POST', '/api/v1/agents', { name: 'bench-agent', ...agent });
+  const id = String(created.id);
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+  const key = await server.admin('POST', `/api/v1/agents/${id}/keys`, { jwk: await exportJWK(publicKey) });
+  return { id, kid: String(key.kid), privateKey };
 }

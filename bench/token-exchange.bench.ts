@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { es256Floor, percentile, runLoad, startBenchServer } from './support.js';
+import { benchAgent, es256Floor, percentile, runLoad, startBenchServer } from './support.js';
 
 const GRANTS = Number(process.env.BENCH_GRANTS ?? 3000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -23,15 +23,10 @@ async function main(): Promise<void> {
     const audience = 'https://api.example.com';
     const person = await server.admin('POST', '/api/v1/users', { email: 'alice@example.com', name: 'Alice' });
     await server.admin('POST', '/api/v1/users', { email: 'owner@example.com', name: 'Owner' });
-    const agent = await server.admin('POST', '/api/v1/agents', {
-      name: 'bench-agent',
+    const agent = await benchAgent(server, {
       owner: 'owner@example.com',
       allowedScopes: ['read'],
       allowedAudiences: [audience],
-    });
-    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
-    const key = await server.admin('POST', `/api/v1/agents/${agent.id}/keys`, {
-      jwk: await exportJWK(publicKey),
     });
     const idp = await generateKeyPair('ES256', { extractable: true });
     await server.admin('POST', '/api/v1/idps', {
@@ -72,16 +67,16 @@ async function main(): Promise<void> {
       const requests = [];
       for (let i = 0; i < n; i++) {
         const assertion = await new SignJWT({ jti: randomBytes(16).toString('base64url') })
-          .setProtectedHeader({ alg: 'ES256', kid: String(key.kid) })
-          .setIssuer(String(agent.id))
-          .setSubject(String(agent.id))
+          .setProtectedHeader({ alg: 'ES256', kid: agent.kid })
+          .setIssuer(agent.id)
+          .setSubject(agent.id)
           .setAudience(server.url)
           .setIssuedAt(now)
           .setExpirationTime(now + 290)
-          .sign(privateKey);
+          .sign(agent.privateKey);
         const body = new URLSearchParams({
           grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-          client_id: String(agent.id),
+          client_id: agent.id,
           client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
           client_assertion: assertion,
           subject_token: subjectToken,

@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { es256Floor, percentile, runLoad, startBenchServer } from './support.js';
+import { benchAgent, es256Floor, percentile, runLoad, startBenchServer } from './support.js';
 
 const GRANTS = Number(process.env.BENCH_GRANTS ?? 4000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -19,15 +19,10 @@ async function main(): Promise<void> {
   try {
     const audience = 'https://api.example.com';
     await server.admin('POST', '/api/v1/users', { email: 'bench@example.com', name: 'Bench' });
-    const agent = await server.admin('POST', '/api/v1/agents', {
-      name: 'bench-agent',
+    const agent = await benchAgent(server, {
       owner: 'bench@example.com',
       allowedScopes: ['read'],
       allowedAudiences: [audience],
-    });
-    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
-    const key = await server.admin('POST', `/api/v1/agents/${agent.id}/keys`, {
-      jwk: await exportJWK(publicKey),
     });
     const dpopKeys = await generateKeyPair('ES256', { extractable: true });
     const dpopJwk = await exportJWK(dpopKeys.publicKey);
@@ -38,13 +33,13 @@ async function main(): Promise<void> {
       const requests = [];
       for (let i = 0; i < n; i++) {
         const assertion = await new SignJWT({ jti: randomBytes(16).toString('base64url') })
-          .setProtectedHeader({ alg: 'ES256', kid: String(key.kid) })
-          .setIssuer(String(agent.id))
-          .setSubject(String(agent.id))
+          .setProtectedHeader({ alg: 'ES256', kid: agent.kid })
+          .setIssuer(agent.id)
+          .setSubject(agent.id)
           .setAudience(server.url)
           .setIssuedAt(now)
           .setExpirationTime(now + 290)
-          .sign(privateKey);
+          .sign(agent.privateKey);
         const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
         if (withDpop) {
           headers.dpop = await new SignJWT({
@@ -58,7 +53,7 @@ async function main(): Promise<void> {
         }
         const body = new URLSearchParams({
           grant_type: 'client_credentials',
-          client_id: String(agent.id),
+          client_id: agent.id,
           client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
           client_assertion: assertion,
           scope: 'read',
