@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import * as canonicalizeModule from 'canonicalize';
 import type { Logger } from 'pino';
 import { type Actor, type AuditEntry, auditStatement } from '../audit/index.js';
@@ -38,6 +38,8 @@ const UNHEALTHY_MS = 2_000;
  */
 export class CallAudit {
   private failedAt = Number.NEGATIVE_INFINITY;
+  /** The arguments' HMAC key, imported once (not on every call). */
+  private readonly argumentsKey: KeyObject;
 
   constructor(
     private readonly deps: {
@@ -46,7 +48,9 @@ export class CallAudit {
       readonly logger: Logger;
     },
     readonly settings: CallAuditSettings,
-  ) {}
+  ) {
+    this.argumentsKey = createSecretKey(settings.argumentsKey);
+  }
 
   /** Throws `unavailable` while audit records cannot be written (fail closed). */
   admit(): void {
@@ -64,7 +68,7 @@ export class CallAudit {
   /** The keyed hash of call arguments (HMAC-SHA-256 over their RFC 8785 canonical form). */
   digest(args: unknown): string {
     const text = canonicalize(args ?? null) ?? 'null';
-    return `hmac-sha256:${createHmac('sha256', this.settings.argumentsKey).update(text).digest('base64url')}`;
+    return `hmac-sha256:${createHmac('sha256', this.argumentsKey).update(text).digest('base64url')}`;
   }
 
   /** What the record says about the arguments. */
