@@ -4,8 +4,10 @@ import type { CedarType } from './schema.js';
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const MAX_DEPTH = 32;
-/** Cedar reads JSON text, which cannot carry a lone UTF-16 surrogate. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Whether Cedar can be given `text`: it reads JSON text, which cannot carry a lone UTF-16 surrogate. */
+export const wellFormed = (text: string): boolean => !LONE_SURROGATE.test(text);
 
 /** Raised for JSON that has no Cedar value; the decision it was for is a deny. */
 export class CedarValueError extends Error {
@@ -31,7 +33,7 @@ function toDecimal(n: number, path: string): CedarValueJson {
 export function toCedarValue(value: unknown, path: string, depth = 0): CedarValueJson {
   if (depth > MAX_DEPTH) throw new CedarValueError(`\`${path}\` is nested too deeply`);
   if (typeof value === 'string') {
-    if (LONE_SURROGATE.test(value)) throw new CedarValueError(`\`${path}\` is not well-formed Unicode text`);
+    if (!wellFormed(value)) throw new CedarValueError(`\`${path}\` is not well-formed Unicode text`);
     return value;
   }
   if (typeof value === 'boolean') return value;
@@ -53,7 +55,7 @@ export function toCedarRecord(value: Json, path: string, depth = 0): Record<stri
   const out: Record<string, CedarValueJson> = {};
   for (const [key, member] of Object.entries(value)) {
     if (member === null || member === undefined) continue;
-    if (LONE_SURROGATE.test(key))
+    if (!wellFormed(key))
       throw new CedarValueError(
         `a member name in \`${path || 'the request'}\` is not well-formed Unicode text`,
       );

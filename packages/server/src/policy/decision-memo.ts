@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { Context, EntityJson, TypeAndId } from './cedar.js';
+import { wellFormed } from './cedar-values.js';
 import type { ContextUse } from './context-use.js';
 import type { SetDecision } from './decision.js';
 
@@ -73,9 +74,6 @@ const IPV4_OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 const IPV4 = new RegExp(`^${IPV4_OCTET}(?:\\.${IPV4_OCTET}){3}$`);
 // Cedar's decimal needs the dot and 1 to 4 fraction digits; 14 integer digits stay in range
 const DECIMAL = /^-?\d{1,14}\.\d{1,4}$/;
-// Cedar reads its input as JSON text, which cannot carry a lone surrogate: the call throws
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const wellFormed = (text: string) => !LONE_SURROGATE.test(text);
 const ISO_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 function isEntityType(type: unknown): boolean {
