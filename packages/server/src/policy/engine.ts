@@ -255,16 +255,15 @@ export class PolicyEngine {
     }
     if (!slot) return deny(set.version, []);
     const key = memoKey(slot.build, p, slot.contextUse);
-    if (key === null) return this.callCedar(set, p, slot);
-    const hit = this.memo.get(key);
-    if (hit) return hit;
-    const decision = this.callCedar(set, p, slot);
-    // a call that threw is denied but not remembered: the next one asks Cedar again
-    return THREW.has(decision) ? decision : this.memo.set(key, decision);
+    return (key !== null && this.memo.get(key)) || this.callCedar(set, p, slot, key);
   }
 
-  /** One Cedar call on a pre-parsed set, with the any-error-denies rule; never throws. */
-  private callCedar(set: CompiledSet, p: Prepared, slot: PreparsedSlot): SetDecision {
+  /**
+   * One Cedar call on a pre-parsed set, with the any-error-denies rule; never
+   * throws. Its answer is remembered under `key` (when not null), unless Cedar
+   * threw: that deny is not remembered, the next call asks again.
+   */
+  private callCedar(set: CompiledSet, p: Prepared, slot: PreparsedSlot, key: string | null): SetDecision {
     let answer: ReturnType<typeof cedar.statefulIsAuthorized>;
     try {
       answer = cedar.statefulIsAuthorized({
@@ -277,21 +276,20 @@ export class PolicyEngine {
       });
     } catch (error) {
       // e.g. input cedar-wasm cannot even read (a lone surrogate in an entity's id): deny
-      const decision = {
+      return {
         ...deny(set.version, [{ policyId: null, message: `the policy engine failed: ${String(error)}` }]),
         evaluated: slot.count,
       };
-      THREW.add(decision);
-      return decision;
     }
+    const remember = (d: SetDecision) => (key === null ? d : this.memo.set(key, d));
     if (answer.type === 'failure') {
-      return {
+      return remember({
         ...deny(
           set.version,
           answer.errors.map((e) => ({ policyId: null, message: errorText(e) })),
         ),
         evaluated: slot.count,
-      };
+      });
     }
     const { decision, diagnostics } = answer.response;
     const errors = diagnostics.errors.map((e) => ({ policyId: e.policyId, message: errorText(e.error) }));
@@ -300,7 +298,7 @@ export class PolicyEngine {
     const allowed = decision === 'allow' && errors.length === 0;
     const policies =
       decision === 'allow' && !allowed ? [...new Set(errors.map((e) => e.policyId))] : diagnostics.reason;
-    return { allowed, policies, errors, version: set.version, evaluated: slot.count };
+    return remember({ allowed, policies, errors, version: set.version, evaluated: slot.count });
   }
 
   /**
@@ -330,9 +328,6 @@ export class PolicyEngine {
     return { kind, kinds: [...kinds], policies: [...decision.policies] };
   }
 }
-
-/** Decisions made because Cedar threw (never memoized). */
-const THREW = new WeakSet<SetDecision>();
 
 const annotations = new Map<string, 'person' | 'owner' | null>();
 
