@@ -17,7 +17,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { freePort } from '../packages/server/test/support/server.js';
-import { benchAgent, type LoadResult, percentile, runLoad, startBenchServer } from './support.js';
+import {
+  benchAgent,
+  clientAssertion,
+  type LoadResult,
+  percentile,
+  runLoad,
+  startBenchServer,
+} from './support.js';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 4000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
@@ -132,14 +139,7 @@ async function main(): Promise<void> {
 
         async function token(resource: string, dpop: boolean): Promise<string> {
           const now = Math.floor(Date.now() / 1000);
-          const assertion = await new SignJWT({ jti: randomBytes(16).toString('base64url') })
-            .setProtectedHeader({ alg: 'ES256', kid: agent.kid })
-            .setIssuer(agentId)
-            .setSubject(agentId)
-            .setAudience(issuer)
-            .setIssuedAt(now)
-            .setExpirationTime(now + 60)
-            .sign(agent.privateKey);
+          const assertion = await clientAssertion(agent, issuer, now, 60);
           const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
           if (dpop) headers.dpop = await proof('POST', `${issuer}/oauth/token`);
           const response = await fetch(`${issuer}/oauth/token`, {

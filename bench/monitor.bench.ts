@@ -16,9 +16,7 @@
  * Run: npm run bench -- monitor   (env BENCH_CALLS, BENCH_CONCURRENCY)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
-import { SignJWT } from 'jose';
 import {
   type ActivityEvent,
   DEFAULT_SETTINGS,
@@ -38,6 +36,7 @@ import { freePort } from '../packages/server/test/support/server.js';
 import {
   type BenchServer,
   benchAgent,
+  clientAssertion,
   type LoadResult,
   percentile,
   runLoad,
@@ -209,14 +208,7 @@ async function prepare(server: BenchServer, upstream: string): Promise<Side['req
     reason: 'bench',
   });
   const now = Math.floor(Date.now() / 1000);
-  const assertion = await new SignJWT({ jti: randomBytes(16).toString('base64url') })
-    .setProtectedHeader({ alg: 'ES256', kid: agent.kid })
-    .setIssuer(agentId)
-    .setSubject(agentId)
-    .setAudience(server.url)
-    .setIssuedAt(now)
-    .setExpirationTime(now + 60)
-    .sign(agent.privateKey);
+  const assertion = await clientAssertion(agent, server.url, now, 60);
   const tokenResponse = await fetch(`${server.url}/oauth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },

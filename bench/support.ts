@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type CryptoKey, exportJWK, generateKeyPair } from 'jose';
+import { type CryptoKey, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { generateAdminToken } from '../packages/server/src/identity/index.js';
 import { freePort } from '../packages/server/test/support/server.js';
 
@@ -201,4 +201,21 @@ export async function benchAgent(
   const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
   const key = await server.admin('POST', `/api/v1/agents/${id}/keys`, { jwk: await exportJWK(publicKey) });
   return { id, kid: String(key.kid), privateKey };
+}
+
+/** A `private_key_jwt` client assertion of a bench agent for `audience` (the issuer), valid `lifetime` seconds from `now`. */
+export function clientAssertion(
+  agent: { id: string; kid: string; privateKey: CryptoKey },
+  audience: string,
+  now: number,
+  lifetime: number,
+): Promise<string> {
+  return new SignJWT({ jti: randomBytes(16).toString('base64url') })
+    .setProtectedHeader({ alg: 'ES256', kid: agent.kid })
+    .setIssuer(agent.id)
+    .setSubject(agent.id)
+    .setAudience(audience)
+    .setIssuedAt(now)
+    .setExpirationTime(now + lifetime)
+    .sign(agent.privateKey);
 }

@@ -9,9 +9,8 @@
  *
  * Run: npm run bench -- token-exchange   (env BENCH_GRANTS, BENCH_CONCURRENCY)
  */
-import { randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { benchAgent, es256Floor, percentile, runLoad, startBenchServer } from './support.js';
+import { benchAgent, clientAssertion, es256Floor, percentile, runLoad, startBenchServer } from './support.js';
 
 const GRANTS = Number(process.env.BENCH_GRANTS ?? 3000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -66,14 +65,7 @@ async function main(): Promise<void> {
       const now = Math.floor(Date.now() / 1000);
       const requests = [];
       for (let i = 0; i < n; i++) {
-        const assertion = await new SignJWT({ jti: randomBytes(16).toString('base64url') })
-          .setProtectedHeader({ alg: 'ES256', kid: agent.kid })
-          .setIssuer(agent.id)
-          .setSubject(agent.id)
-          .setAudience(server.url)
-          .setIssuedAt(now)
-          .setExpirationTime(now + 290)
-          .sign(agent.privateKey);
+        const assertion = await clientAssertion(agent, server.url, now, 290);
         const body = new URLSearchParams({
           grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
           client_id: agent.id,
