@@ -31,4 +31,9 @@ export type {
   VerifyAccessTokenOptions,
 } from './verify-access-token.js';
 export { verifyAccessToken } from './verify-access-token.js';
-export { jwkThumbprint, keyObjectOf, verifyJwsSignature } from './verify-jws-signature.js';
+export {
+  jwkThumbprint,
+  keyObjectOf,
+  verifyJwsSignature,
+  verifyJwsSignatureOffThread,
+} from './verify-jws-signature.js';

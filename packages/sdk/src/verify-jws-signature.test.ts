@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { jwkThumbprint, keyObjectOf, verifyJwsSignature } from './verify-jws-signature.js';
+import {
+  jwkThumbprint,
+  keyObjectOf,
+  verifyJwsSignature,
+  verifyJwsSignatureOffThread,
+} from './verify-jws-signature.js';
 
 describe('verifyJwsSignature / jwkThumbprint', () => {
   for (const alg of ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'] as const) {
@@ -25,6 +30,21 @@ describe('verifyJwsSignature / jwkThumbprint', () => {
         { numRuns: 50 },
       );
       assert.equal(verifyJwsSignature(`${token.slice(0, 10)}x${token.slice(11)}`, alg, key), false);
+      // the thread-pool form gives the same answers
+      assert.equal(await verifyJwsSignatureOffThread(token, alg, key), true);
+      assert.equal(await verifyJwsSignatureOffThread(token, 'HS256', key), false);
+      assert.equal(await verifyJwsSignatureOffThread(token, other, key), false);
+      assert.equal(
+        await verifyJwsSignatureOffThread(`${token.slice(0, 10)}x${token.slice(11)}`, alg, key),
+        false,
+      );
+      const sig = Buffer.from(token.slice(dot + 1), 'base64url');
+      sig[0] = (sig[0] as number) ^ 1;
+      assert.equal(
+        await verifyJwsSignatureOffThread(`${token.slice(0, dot)}.${sig.toString('base64url')}`, alg, key),
+        false,
+      );
+      assert.equal(await verifyJwsSignatureOffThread(`${token.slice(0, dot)}.!!`, alg, key), false);
       const jwk = await exportJWK(publicKey);
       assert.equal(jwkThumbprint(jwk as Record<string, unknown>), await calculateJwkThumbprint(jwk));
     });

@@ -1,5 +1,5 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { verifyJwsSignature } from '@custos/sdk';
+import { verifyJwsSignatureOffThread } from '@custos/sdk';
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
@@ -139,8 +139,8 @@ export class ClientAuthenticator {
         this.keyCache.set(cacheKey, keyObject);
       }
       // jose parsed the header and claims above; the signature is checked with
-      // node:crypto at the raw cost (see docs/architecture.md, "Token hot path")
-      if (!verifyJwsSignature(assertion, key.alg, keyObject)) {
+      // node:crypto on the thread pool (see docs/architecture.md, "Token hot path")
+      if (!(await verifyJwsSignatureOffThread(assertion, key.alg, keyObject))) {
         lastError = invalidClient('client assertion signature does not verify');
         continue;
       }

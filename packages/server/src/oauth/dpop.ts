@@ -1,5 +1,5 @@
 import { createHash, createHmac, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { jwkThumbprint, verifyJwsSignature } from '@custos/sdk';
+import { jwkThumbprint, verifyJwsSignature, verifyJwsSignatureOffThread } from '@custos/sdk';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { OAuthError } from './oauth-error.js';
 
@@ -63,13 +63,16 @@ export class DpopNonces {
  * which the caller does atomically with what the proof authorizes): exactly one
  * header, `typ: dpop+jwt`, an asymmetric `alg`, a public `jwk` that verifies the
  * signature, `htm`, `htu`, `iat` within the window, a `jti`, the nonce when
- * required, and `ath` when an access token is presented.
+ * required, and `ath` when an access token is presented. `offThread` checks the
+ * signature on libuv's thread pool (throughput paths such as the token
+ * endpoint); otherwise on the calling thread (lowest latency for one request).
  */
 export async function verifyDpopProof(
   headerValues: readonly string[],
   request: { method: string; url: string; accessToken?: string },
   settings: DpopSettings,
   nowMs: number,
+  offThread = false,
 ): Promise<VerifiedProof> {
   if (headerValues.length !== 1) throw invalid('exactly one DPoP header is required');
   const proof = headerValues[0] as string;
@@ -100,7 +103,10 @@ export async function verifyDpopProof(
     proofKeys.set(jkt, key);
   }
   // jose parsed the header; the signature is checked with node:crypto at the raw cost
-  if (!verifyJwsSignature(proof, header.alg, key)) throw invalid('DPoP proof signature does not verify');
+  const verified = offThread
+    ? await verifyJwsSignatureOffThread(proof, header.alg, key)
+    : verifyJwsSignature(proof, header.alg, key);
+  if (!verified) throw invalid('DPoP proof signature does not verify');
   let payload: Record<string, unknown>;
   try {
     payload = decodeJwt(proof);

@@ -47,7 +47,7 @@ export async function issueAccessToken(
     ...(input.jkt ? { cnf: { jkt: input.jkt } } : {}),
     ...(input.act ? { act: input.act } : {}),
   };
-  const token = signCompactJws(
+  const token = await signCompactJws(
     { alg: key.alg, typ: 'at+jwt', kid: key.kid },
     payload,
     key.privateKey,
