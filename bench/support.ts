@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,9 +39,26 @@ export interface BenchServer {
   readonly url: string;
   /** CPU time the server process has used so far (all threads), in microseconds. */
   cpuMicros(): number;
+  /** CPU time used so far by each of the server's threads, in microseconds, keyed `main` or by thread id. */
+  threadCpuMicros(): Map<string, number>;
   readonly adminToken: string;
   admin(method: string, path: string, body?: unknown): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
+}
+
+/**
+ * The server's CPU per unit of work, by thread, between two `threadCpuMicros`
+ * readings: the main thread first, then the busiest others (the writer thread,
+ * libuv's thread pool, V8's helpers), in µs per unit.
+ */
+export function threadSplit(before: Map<string, number>, after: Map<string, number>, units: number): string {
+  const used = [...after].map(([tid, us]) => [tid, (us - (before.get(tid) ?? 0)) / units] as const);
+  const main = used.find(([tid]) => tid === 'main')?.[1] ?? 0;
+  const others = used
+    .filter(([tid, us]) => tid !== 'main' && us >= 1)
+    .map(([, us]) => us)
+    .sort((a, b) => b - a);
+  return `main ${main.toFixed(0)}; other threads ${others.map((us) => us.toFixed(0)).join(', ') || 'none'}`;
 }
 
 /** Starts `custos serve` as a separate process (its own core), on a fresh SQLite data dir. */
@@ -88,6 +105,19 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
       // /proc/<pid>/stat fields 14 and 15: utime and stime in clock ticks (100 per second)
       const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
       return (Number(fields[11]) + Number(fields[12])) * 10_000;
+    },
+    threadCpuMicros() {
+      const out = new Map<string, number>();
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        try {
+          const fields =
+            readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+          out.set(tid === String(pid) ? 'main' : tid, (Number(fields[11]) + Number(fields[12])) * 10_000);
+        } catch {
+          // the thread ended
+        }
+      }
+      return out;
     },
     async admin(method, path, body) {
       const res = await fetch(`${url}${path}`, {

@@ -9,7 +9,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { benchAgent, clientAssertion, es256Floor, percentile, runLoad, startBenchServer } from './support.js';
+import {
+  benchAgent,
+  clientAssertion,
+  es256Floor,
+  percentile,
+  runLoad,
+  startBenchServer,
+  threadSplit,
+} from './support.js';
 
 const GRANTS = Number(process.env.BENCH_GRANTS ?? 4000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -59,13 +67,18 @@ async function main(): Promise<void> {
 
     const f = es256Floor();
     const rows: string[] = [];
+    const splits: string[] = [];
     for (const withDpop of [false, true]) {
       await runLoad(server.url, await prepare(300, withDpop), CONCURRENCY); // warm-up
       const requests = await prepare(GRANTS, withDpop);
       const cpuBefore = server.cpuMicros();
+      const threadsBefore = server.threadCpuMicros();
       const clientBefore = process.cpuUsage();
       const result = await runLoad(server.url, requests, CONCURRENCY);
       const serverCpu = (server.cpuMicros() - cpuBefore) / result.ok;
+      splits.push(
+        `${withDpop ? 'private_key_jwt + DPoP' : 'private_key_jwt'}: ${threadSplit(threadsBefore, server.threadCpuMicros(), result.ok)}`,
+      );
       const clientCpuUsage = process.cpuUsage(clientBefore);
       const clientCpu = (clientCpuUsage.user + clientCpuUsage.system) / result.ok;
       if (result.failed > 0) throw new Error(`${result.failed} grants failed; first: ${result.firstError}`);
@@ -89,6 +102,9 @@ async function main(): Promise<void> {
         '| grant | grants/s | p50 ms | p99 ms | floor grants/s | ratio to floor | server CPU µs/grant | floor µs/grant | load-generator CPU µs/grant |',
         '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
         ...rows,
+        '',
+        'server CPU µs/grant by thread:',
+        ...splits.map((line) => `- ${line}`),
         '',
         `group commit: ${batches} batches, ${(stat('custos_group_commit_units_sum') / batches).toFixed(1)} units per batch on average, ${((1000 * stat('custos_group_commit_seconds_sum')) / batches).toFixed(2)} ms per durable batch write`,
         '',
