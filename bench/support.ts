@@ -61,6 +61,26 @@ export function threadSplit(before: Map<string, number>, after: Map<string, numb
   return `main ${main.toFixed(0)}; other threads ${others.map((us) => us.toFixed(0)).join(', ') || 'none'}`;
 }
 
+/** The machine's CPU time so far from /proc/stat, in clock ticks: busy and total, over all cores. */
+export function machineCpu(): { busy: number; total: number } {
+  const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0); // idle + iowait
+  return { busy: total - idle, total };
+}
+
+/** Percent of all cores busy between two `machineCpu` readings. */
+export function busyPercent(
+  before: { busy: number; total: number },
+  after: { busy: number; total: number },
+): number {
+  return (100 * (after.busy - before.busy)) / Math.max(1, after.total - before.total);
+}
+
 /** Starts `custos serve` as a separate process (its own core), on a fresh SQLite data dir. */
 export async function startBenchServer(env: Record<string, string> = {}): Promise<BenchServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'custos-bench-'));

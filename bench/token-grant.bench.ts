@@ -11,8 +11,10 @@ import { randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import {
   benchAgent,
+  busyPercent,
   clientAssertion,
   es256Floor,
+  machineCpu,
   percentile,
   runLoad,
   startBenchServer,
@@ -73,11 +75,12 @@ async function main(): Promise<void> {
       const requests = await prepare(GRANTS, withDpop);
       const cpuBefore = server.cpuMicros();
       const threadsBefore = server.threadCpuMicros();
+      const machineBefore = machineCpu();
       const clientBefore = process.cpuUsage();
       const result = await runLoad(server.url, requests, CONCURRENCY);
       const serverCpu = (server.cpuMicros() - cpuBefore) / result.ok;
       splits.push(
-        `${withDpop ? 'private_key_jwt + DPoP' : 'private_key_jwt'}: ${threadSplit(threadsBefore, server.threadCpuMicros(), result.ok)}`,
+        `${withDpop ? 'private_key_jwt + DPoP' : 'private_key_jwt'}: ${threadSplit(threadsBefore, server.threadCpuMicros(), result.ok)}; machine ${busyPercent(machineBefore, machineCpu()).toFixed(0)}% busy`,
       );
       const clientCpuUsage = process.cpuUsage(clientBefore);
       const clientCpu = (clientCpuUsage.user + clientCpuUsage.system) / result.ok;

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import type { EntityJson } from './cedar.js';
 import type { ContextUse } from './context-use.js';
 import type { SetDecision } from './decision.js';
-import { type CedarInput, DecisionMemo, memoKey as keyOf } from './decision-memo.js';
+import { type CedarInput, DecisionMemo, memoKey as keyOf, sealEntity } from './decision-memo.js';
 
 const NONE: ContextUse = new Set();
 const memoKey = (build: number, i: CedarInput, use: ContextUse = NONE) => keyOf(build, i, use);
@@ -186,5 +186,41 @@ describe('decision memo', () => {
     assert.equal(memo.size, 2);
     memo.set('x'.repeat(10), allow);
     assert.equal(memo.size, 1);
+  });
+
+  it('keys a sealed entity exactly as its unsealed copy, and a sealed entity cannot change', () => {
+    const fresh = () => input().entities.map((e) => structuredClone(e) as EntityJson);
+    const sealed = fresh().map(sealEntity);
+    assert.equal(memoKey(1, input({ entities: sealed })), memoKey(1, input({ entities: fresh() })));
+    assert.ok(
+      Object.isFrozen(sealed[0]) && Object.isFrozen(sealed[0]?.attrs) && Object.isFrozen(sealed[0]?.uid),
+    );
+    assert.throws(() => {
+      (sealed[0]?.attrs as Record<string, unknown>).status = 'suspended';
+    }, TypeError);
+    // another entity, sealed or not, gives another key
+    const other = fresh();
+    (other[0] as { attrs: Record<string, unknown> }).attrs.n = 2;
+    assert.notEqual(
+      memoKey(1, input({ entities: other.map(sealEntity) })),
+      memoKey(1, input({ entities: sealed })),
+    );
+    assert.notEqual(memoKey(1, input({ entities: other })), memoKey(1, input({ entities: sealed })));
+    // order and membership are part of the key
+    assert.notEqual(
+      memoKey(1, input({ entities: [...sealed].reverse() })),
+      memoKey(1, input({ entities: sealed })),
+    );
+    assert.notEqual(
+      memoKey(1, input({ entities: sealed.slice(0, 1) })),
+      memoKey(1, input({ entities: sealed })),
+    );
+    // a sealed entity that is not plain JSON is never keyed
+    const odd = sealEntity({
+      uid: { type: 'X', id: 'x' },
+      attrs: { bad: Number.NaN },
+      parents: [],
+    } as EntityJson);
+    assert.equal(memoKey(1, input({ entities: [odd] })), null);
   });
 });

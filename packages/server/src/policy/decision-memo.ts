@@ -182,10 +182,47 @@ function projectContext(context: Context, use: ContextUse): Context | null {
 export function memoKey(build: number, input: CedarInput, contextUse: ContextUse): string | null {
   const context = projectContext(input.context, contextUse);
   if (context === null) return null;
-  const all = [input.principal, input.action, input.resource, context, input.entities];
-  if (!isPlainJson(all)) return null;
-  const text = JSON.stringify(all);
-  return text.length > MAX_KEY_CHARS ? null : `${build}\u0000${text}`;
+  const head = [input.principal, input.action, input.resource, context];
+  if (!isPlainJson(head)) return null;
+  let text = JSON.stringify(head);
+  if (text.length > MAX_KEY_CHARS) return null;
+  for (const entity of input.entities) {
+    const entityText = textOf(entity);
+    if (entityText === null) return null;
+    // U+0001 never occurs raw in JSON text (JSON.stringify escapes it), so the joined key is unambiguous
+    text += `\u0001${entityText}`;
+    if (text.length > MAX_KEY_CHARS) return null;
+  }
+  return `${build}\u0000${text}`;
+}
+
+/** The JSON text of entities that can no longer change (see {@link sealEntity}), computed once each. */
+const sealedTexts = new WeakMap<object, string | null>();
+
+/**
+ * Deep-freezes an entity so its memo-key text can be computed once and reused
+ * for as long as the object lives (the entity cache hands the same object to
+ * every decision until the entity changes). Returns the entity.
+ */
+export function sealEntity(entity: EntityJson): EntityJson {
+  if (!sealedTexts.has(entity)) {
+    deepFreeze(entity);
+    sealedTexts.set(entity, isPlainJson(entity) ? JSON.stringify(entity) : null);
+  }
+  return entity;
+}
+
+function deepFreeze(value: unknown): void {
+  if (typeof value !== 'object' || value === null) return;
+  Object.freeze(value);
+  for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+}
+
+/** An entity's JSON text, null when it is not plain JSON (and so must not be keyed). */
+function textOf(entity: EntityJson): string | null {
+  const sealed = sealedTexts.get(entity);
+  if (sealed !== undefined) return sealed;
+  return isPlainJson(entity) ? JSON.stringify(entity) : null;
 }
 
 /**

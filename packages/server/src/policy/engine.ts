@@ -10,7 +10,7 @@ import {
   type StaticMember,
 } from './compiled-set.js';
 import type { Decision, DecisionRequest, EvaluationError, SetDecision } from './decision.js';
-import { DecisionMemo, memoKey } from './decision-memo.js';
+import { DecisionMemo, memoKey, sealEntity } from './decision-memo.js';
 import { EntityLoader } from './entity-loader.js';
 import type { EntityUid } from './entity-uid.js';
 import { grantMember } from './grant-template.js';
@@ -345,7 +345,25 @@ function approvalAnnotation(text: string): 'person' | 'owner' | null {
 }
 
 /** The action and the action groups it is in (from the schema): Cedar needs them for `action in …`. */
-function actionEntities(schema: EffectiveSchema, action: string): EntityJson[] {
+/** Per schema: each action's entities (sealed, built once). */
+const actionEntityCache = new WeakMap<EffectiveSchema, Map<string, readonly EntityJson[]>>();
+
+function actionEntities(schema: EffectiveSchema, action: string): readonly EntityJson[] {
+  let bySchema = actionEntityCache.get(schema);
+  if (!bySchema) {
+    bySchema = new Map();
+    actionEntityCache.set(schema, bySchema);
+  }
+  let entities = bySchema.get(action);
+  if (!entities) {
+    entities = buildActionEntities(schema, action).map(sealEntity);
+    if (bySchema.size >= 1024) bySchema.clear();
+    bySchema.set(action, entities);
+  }
+  return entities;
+}
+
+function buildActionEntities(schema: EffectiveSchema, action: string): EntityJson[] {
   const out: EntityJson[] = [];
   const seen = new Set<string>();
   const queue = [action];

@@ -1,6 +1,7 @@
 import type { AgentRecord, Change, Store, UserRecord } from '../storage/index.js';
 import type { EntityJson } from './cedar.js';
 import { entityRefsIn } from './cedar-values.js';
+import { sealEntity } from './decision-memo.js';
 import { type EntityUid, entityRef, uidKey } from './entity-uid.js';
 
 /** A loaded entity, with what the engine needs to know of an agent beyond Cedar. */
@@ -123,7 +124,10 @@ export class EntityLoader {
     const healthy = this.store.changes.healthy();
     if (healthy && this.cache.has(key)) return this.cache.get(key) ?? null;
     const generation = this.generation;
-    const loaded = await this.read(uid);
+    const read = await this.read(uid);
+    // sealed: the same object goes to every decision until the entity changes,
+    // so its memo-key text is computed once
+    const loaded = read ? { ...read, json: sealEntity(read.json) } : read;
     const cacheable = loaded !== null || !['Agent', 'User', 'Team'].includes(uid.type);
     if (cacheable && healthy && generation === this.generation && this.store.changes.healthy()) {
       if (this.cache.size >= MAX_CACHED) this.cache.clear();
@@ -177,10 +181,9 @@ export class EntityLoader {
       const stored = hit !== undefined ? hit : await this.get(root.uid);
       loaded.push(stored);
       const json: EntityJson = stored
-        ? {
-            ...stored.json,
-            attrs: root.overlay ? { ...stored.json.attrs, ...root.overlay } : stored.json.attrs,
-          }
+        ? root.overlay
+          ? { ...stored.json, attrs: { ...stored.json.attrs, ...root.overlay } }
+          : stored.json
         : { uid: { type: root.uid.type, id: root.uid.id }, attrs: root.overlay ?? {}, parents: [] };
       byKey.set(uidKey(root.uid), json);
       ancestors.push(await closure(parentsOf(json)));

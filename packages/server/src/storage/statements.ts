@@ -1,4 +1,4 @@
-import { type ChainedEvent, canonicalParts } from './audit-chain.js';
+import type { ChainedEvent } from './audit-chain.js';
 import type { SqlStatement, Statement } from './batch.js';
 import type { AuditEventInput, IssuedTokenRecord } from './records.js';
 import type { SqlValue } from './sql-driver.js';
@@ -40,7 +40,8 @@ export function issuedTokenStatement(t: IssuedTokenRecord): SqlStatement {
 }
 
 export function auditEventStatement(e: AuditEventInput): Statement {
-  return { audit: e, canonical: canonicalParts(e) };
+  // its canonical form is computed where it is appended (the SQLite writer's thread, off the event loop)
+  return { audit: e };
 }
 
 /** The chain head, locked until the transaction ends where the dialect needs it. */

@@ -1,5 +1,6 @@
 import { type CanonicalParts, canonicalParts } from '../audit-chain.js';
 import type { BatchUnit, SqlStatement, UnitOutcome } from '../batch.js';
+import type { AuditEventInput } from '../records.js';
 import type { SqlValue } from '../sql-driver.js';
 import { auditUserOf } from '../statements.js';
 
@@ -8,8 +9,11 @@ import { auditUserOf } from '../statements.js';
  * of many small nested objects costs more than the writes themselves (≈10 µs
  * per event each way), so an audit event crosses as slices of one string plus
  * a few numbers, already in the form the writer stores: its row (details as
- * JSON text, the `user_id` column) and its canonical parts. The writer only
- * numbers, hashes and inserts. Plain SQL statements cross as they are.
+ * JSON text, the `user_id` column) and, when the caller computed them, its
+ * canonical parts. Otherwise the writer computes them from the row (from the
+ * details as stored, exactly what a verifier later reads back), which keeps the
+ * RFC 8785 serialization off the event loop. Then it numbers, hashes and
+ * inserts. Plain SQL statements cross as they are.
  */
 
 /** An audit event as the writer receives it: everything but its place in the chain. */
@@ -66,7 +70,7 @@ export function encodeBatch(units: readonly BatchUnit[]): WireBatch {
         continue;
       }
       const e = statement.audit;
-      const canonical = statement.canonical ?? canonicalParts(e);
+      const canonical = statement.canonical;
       nums.push(AUDIT, e.at);
       str(e.id);
       str(e.requestId);
@@ -79,8 +83,8 @@ export function encodeBatch(units: readonly BatchUnit[]): WireBatch {
       str(e.reason);
       str(JSON.stringify(e.details));
       str(auditUserOf(e.details));
-      str(canonical.before);
-      str(canonical.after);
+      str(canonical?.before ?? null);
+      str(canonical?.after ?? null);
     }
   }
   return { text: parts.join(''), nums, sql };
@@ -142,7 +146,22 @@ export function decodeBatch(batch: WireBatch): WireUnit[] {
             details as string,
             userId as string | null,
           ],
-          canonical: { before: fields[11] as string, after: fields[12] as string },
+          canonical:
+            fields[11] !== null && fields[12] !== null
+              ? { before: fields[11] as string, after: fields[12] as string }
+              : canonicalParts({
+                  id: id as string,
+                  at: eventAt,
+                  requestId: requestId as string | null,
+                  actorType: actorType as string,
+                  actorId: actorId as string,
+                  action: action as string,
+                  targetType: targetType as string | null,
+                  targetId: targetId as string | null,
+                  outcome: outcome as string,
+                  reason: reason as string | null,
+                  details: JSON.parse(details as string),
+                } as AuditEventInput),
         },
       });
     }
