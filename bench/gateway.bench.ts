@@ -24,6 +24,7 @@ import {
   percentile,
   runLoad,
   startBenchServer,
+  threadSplit,
 } from './support.js';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 4000);
@@ -75,6 +76,7 @@ interface Row {
   readonly bare: LoadResult;
   readonly gateway: LoadResult;
   readonly serverCpuUs: number;
+  readonly threads: string;
 }
 
 const ms = (n: number) => n.toFixed(3);
@@ -293,6 +295,7 @@ async function main(): Promise<void> {
           const bareRounds: LoadResult[] = [];
           const gatewayRounds: LoadResult[] = [];
           let cpu = 0;
+          const threads = new Map<string, number>();
           for (let round = 0; round < ROUNDS; round++) {
             const directRequests = await c.direct(CALLS / ROUNDS);
             const gatewayRequests = await c.gateway(CALLS / ROUNDS);
@@ -300,8 +303,12 @@ async function main(): Promise<void> {
             directRounds.push(await runLoad(upstream.url, directRequests, CONCURRENCY));
             bareRounds.push(await runLoad(bareProxy.url, bareRequests, CONCURRENCY));
             const cpuBefore = server.cpuMicros();
+            const threadsBefore = server.threadCpuMicros();
             gatewayRounds.push(await runLoad(server.url, gatewayRequests, CONCURRENCY));
             cpu += server.cpuMicros() - cpuBefore;
+            for (const [tid, us] of server.threadCpuMicros()) {
+              threads.set(tid, (threads.get(tid) ?? 0) + us - (threadsBefore.get(tid) ?? us));
+            }
           }
           const direct = merge(directRounds);
           const bare = merge(bareRounds);
@@ -315,7 +322,14 @@ async function main(): Promise<void> {
             if (result.failed > 0)
               throw new Error(`${c.name} ${what}: ${result.failed} failed; first: ${result.firstError}`);
           }
-          rows.push({ name: `${c.name} (audit ${mode})`, direct, bare, gateway, serverCpuUs });
+          rows.push({
+            name: `${c.name} (audit ${mode})`,
+            direct,
+            bare,
+            gateway,
+            serverCpuUs,
+            threads: threadSplit(new Map(), threads, Math.max(1, gateway.ok)),
+          });
         }
       } finally {
         await server.stop();
@@ -341,6 +355,9 @@ async function main(): Promise<void> {
       const g99 = percentile(r.gateway.latenciesMs, 99);
       return `| ${r.name} | ${ms(d50)} | ${ms(d99)} | ${ms(g50)} | ${ms(g99)} | **${ms(g50 - d50)}** | **${ms(g99 - d99)}** | ${ms(b50 - d50)} / ${ms(b99 - d99)} | ${(r.direct.ok / r.direct.seconds).toFixed(0)} | ${(r.gateway.ok / r.gateway.seconds).toFixed(0)} | ${r.serverCpuUs.toFixed(0)} |`;
     }),
+    '',
+    'gateway CPU µs/call by thread:',
+    ...rows.map((r) => `- ${r.name}: ${r.threads}`),
     '',
     'bare proxy: the simplest Node.js reverse proxy (bench/bare-proxy.ts: keep-alive http.request, no authentication, decision or record) in front of the same upstream, measured in the same interleaved rounds: what any Node.js proxy hop adds on this machine.',
     '',

@@ -61,6 +61,8 @@ export class Gateway {
   private readonly servers = new Map<string, McpServerState>();
   private readonly apis = new Map<string, HttpApiState>();
   private readonly tokenCalls = new Map<string, number>();
+  /** Calls being served now (a DPoP proof is verified off the event loop when others wait). */
+  private inFlight = 0;
   private readonly unsubscribe: (() => void)[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly refreshing = new Map<string, NodeJS.Timeout>();
@@ -263,6 +265,15 @@ export class Gateway {
 
   /** Serves one request (never rejects: every failure is answered). */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.inFlight++;
+    try {
+      await this.serve(req, res);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // the pooled CSPRNG, as the admin API's ids: one `randomBytes` call per request costs several µs
     const requestId = `req_${randomToken(12)}`;
     res.setHeader('x-request-id', requestId);
@@ -320,6 +331,7 @@ export class Gateway {
       method: req.method ?? 'GET',
       url: `${this.ctx.settings.issuer}${path}`,
       resource,
+      busy: this.inFlight > 1,
     };
   }
 
