@@ -19,12 +19,20 @@ export function es256Floor(): { signUs: number; verifyUs: number } {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const data = randomBytes(300);
   const sig = sign('sha256', data, { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  // best of five short rounds: a floor taken while something else ran would flatter the ratio
+  const best = (fn: () => void) => Math.min(...Array.from({ length: 5 }, () => microsPerCall(600, fn)));
   return {
-    signUs: microsPerCall(3000, () => sign('sha256', data, { key: privateKey, dsaEncoding: 'ieee-p1363' })),
-    verifyUs: microsPerCall(3000, () =>
-      verify('sha256', data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, sig),
-    ),
+    signUs: best(() => sign('sha256', data, { key: privateKey, dsaEncoding: 'ieee-p1363' })),
+    verifyUs: best(() => verify('sha256', data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, sig)),
   };
+}
+
+/** The faster of two floors, member by member (floors taken before and after a measurement). */
+export function fasterFloor(
+  a: { signUs: number; verifyUs: number },
+  b: { signUs: number; verifyUs: number },
+): { signUs: number; verifyUs: number } {
+  return { signUs: Math.min(a.signUs, b.signUs), verifyUs: Math.min(a.verifyUs, b.verifyUs) };
 }
 
 /** Runs `fn` `n` times and returns microseconds per call (after a warm-up). */
