@@ -10,7 +10,14 @@
  * floor, also in the same rounds: a bare Node.js proxy (bench/bare-proxy.ts)
  * in front of the same upstream, which shows what any proxy hop adds here.
  *
- * Run: npm run bench -- gateway   (env BENCH_CALLS, BENCH_CONCURRENCY)
+ * Latency is measured at moderate load: an open loop at BENCH_RATE calls per
+ * second (default 400, about a fifth of what one gateway process serves here),
+ * so the gateway has idle time between calls as below saturation in
+ * production. Throughput and CPU per call come from a closed loop of
+ * BENCH_CONCURRENCY connections (default 4), which saturates the gateway; its
+ * latencies are printed too, as latency at saturation.
+ *
+ * Run: npm run bench -- gateway   (env BENCH_CALLS, BENCH_PACED_CALLS, BENCH_RATE, BENCH_CONCURRENCY)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -23,12 +30,15 @@ import {
   type LoadResult,
   percentile,
   runLoad,
+  runPaced,
   startBenchServer,
   threadSplit,
 } from './support.js';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 4000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
+const RATE = Number(process.env.BENCH_RATE ?? 400);
+const PACED_CALLS = Number(process.env.BENCH_PACED_CALLS ?? 3000);
 const ROUNDS = 10;
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 1000);
 const UPSTREAM_KEY = `bench-${randomBytes(12).toString('hex')}`;
@@ -70,11 +80,18 @@ async function startBareProxy(upstreamUrl: string): Promise<{ url: string; stop(
   return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGKILL') };
 }
 
-interface Row {
-  readonly name: string;
+interface Sides {
   readonly direct: LoadResult;
   readonly bare: LoadResult;
   readonly gateway: LoadResult;
+}
+
+interface Row {
+  readonly name: string;
+  /** Closed loop (saturation): throughput, CPU and latency under full load. */
+  readonly saturated: Sides;
+  /** Open loop at RATE calls/s: latency at moderate load. */
+  readonly paced: Sides;
   readonly serverCpuUs: number;
   readonly threads: string;
 }
@@ -310,25 +327,42 @@ async function main(): Promise<void> {
               threads.set(tid, (threads.get(tid) ?? 0) + us - (threadsBefore.get(tid) ?? us));
             }
           }
-          const direct = merge(directRounds);
-          const bare = merge(bareRounds);
-          const gateway = merge(gatewayRounds);
-          const serverCpuUs = cpu / Math.max(1, gateway.ok);
+          const saturated = {
+            direct: merge(directRounds),
+            bare: merge(bareRounds),
+            gateway: merge(gatewayRounds),
+          };
+          const serverCpuUs = cpu / Math.max(1, saturated.gateway.ok);
+          // moderate load: the same three paths at a fixed rate, interleaved in rounds too
+          const paced = { direct: [] as LoadResult[], bare: [] as LoadResult[], gateway: [] as LoadResult[] };
+          for (let round = 0; round < ROUNDS; round++) {
+            const n = PACED_CALLS / ROUNDS;
+            paced.direct.push(await runPaced(upstream.url, await c.direct(n), RATE));
+            paced.bare.push(await runPaced(bareProxy.url, await c.gateway(n), RATE));
+            paced.gateway.push(await runPaced(server.url, await c.gateway(n), RATE));
+          }
+          const moderate = {
+            direct: merge(paced.direct),
+            bare: merge(paced.bare),
+            gateway: merge(paced.gateway),
+          };
           for (const [what, result] of [
-            ['direct', direct],
-            ['bare proxy', bare],
-            ['gateway', gateway],
+            ['direct', saturated.direct],
+            ['bare proxy', saturated.bare],
+            ['gateway', saturated.gateway],
+            ['direct (paced)', moderate.direct],
+            ['bare proxy (paced)', moderate.bare],
+            ['gateway (paced)', moderate.gateway],
           ] as const) {
             if (result.failed > 0)
               throw new Error(`${c.name} ${what}: ${result.failed} failed; first: ${result.firstError}`);
           }
           rows.push({
             name: `${c.name} (audit ${mode})`,
-            direct,
-            bare,
-            gateway,
+            saturated,
+            paced: moderate,
             serverCpuUs,
-            threads: threadSplit(new Map(), threads, Math.max(1, gateway.ok)),
+            threads: threadSplit(new Map(), threads, Math.max(1, saturated.gateway.ok)),
           });
         }
       } finally {
@@ -339,24 +373,34 @@ async function main(): Promise<void> {
     bareProxy.stop();
     upstream.stop();
   }
+  const added = (sides: Sides, p: number) =>
+    percentile(sides.gateway.latenciesMs, p) - percentile(sides.direct.latenciesMs, p);
+  const bareAdded = (sides: Sides, p: number) =>
+    percentile(sides.bare.latenciesMs, p) - percentile(sides.direct.latenciesMs, p);
   const lines = [
-    `gateway: ${CALLS} calls per case in ${ROUNDS} interleaved rounds, ${CONCURRENCY} concurrent connections; custos serve on SQLite (synchronous=FULL, group commit) and the upstream each in their own process; Node ${process.version}, ${cpus().length} cores, load average at the end ${loadavg()
+    `gateway: custos serve on SQLite (synchronous=FULL, group commit) and the upstream each in their own process; Node ${process.version}, ${cpus().length} cores, load average at the end ${loadavg()
       .map((l) => l.toFixed(1))
       .join(' ')}`,
     '',
-    '| case | direct p50 ms | direct p99 ms | gateway p50 ms | gateway p99 ms | **added p50 ms** | **added p99 ms** | bare proxy added p50 / p99 ms | direct calls/s | gateway calls/s | gateway CPU µs/call |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `### At moderate load: ${RATE} calls/s, open loop (${PACED_CALLS} calls per case and path in ${ROUNDS} interleaved rounds)`,
+    '',
+    '| case | direct p50 ms | direct p99 ms | gateway p50 ms | gateway p99 ms | **added p50 ms** | **added p99 ms** | bare proxy added p50 / p99 ms |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map((r) => {
-      const d50 = percentile(r.direct.latenciesMs, 50);
-      const d99 = percentile(r.direct.latenciesMs, 99);
-      const b50 = percentile(r.bare.latenciesMs, 50);
-      const b99 = percentile(r.bare.latenciesMs, 99);
-      const g50 = percentile(r.gateway.latenciesMs, 50);
-      const g99 = percentile(r.gateway.latenciesMs, 99);
-      return `| ${r.name} | ${ms(d50)} | ${ms(d99)} | ${ms(g50)} | ${ms(g99)} | **${ms(g50 - d50)}** | **${ms(g99 - d99)}** | ${ms(b50 - d50)} / ${ms(b99 - d99)} | ${(r.direct.ok / r.direct.seconds).toFixed(0)} | ${(r.gateway.ok / r.gateway.seconds).toFixed(0)} | ${r.serverCpuUs.toFixed(0)} |`;
+      const { paced } = r;
+      return `| ${r.name} | ${ms(percentile(paced.direct.latenciesMs, 50))} | ${ms(percentile(paced.direct.latenciesMs, 99))} | ${ms(percentile(paced.gateway.latenciesMs, 50))} | ${ms(percentile(paced.gateway.latenciesMs, 99))} | **${ms(added(paced, 50))}** | **${ms(added(paced, 99))}** | ${ms(bareAdded(paced, 50))} / ${ms(bareAdded(paced, 99))} |`;
     }),
     '',
-    'gateway CPU µs/call by thread:',
+    `### At saturation: closed loop, ${CONCURRENCY} connections (${CALLS} calls per case and path in ${ROUNDS} interleaved rounds)`,
+    '',
+    '| case | gateway calls/s | direct calls/s | gateway CPU µs/call | added p50 ms | added p99 ms | bare proxy added p50 / p99 ms |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((r) => {
+      const { saturated } = r;
+      return `| ${r.name} | ${(saturated.gateway.ok / saturated.gateway.seconds).toFixed(0)} | ${(saturated.direct.ok / saturated.direct.seconds).toFixed(0)} | ${r.serverCpuUs.toFixed(0)} | ${ms(added(saturated, 50))} | ${ms(added(saturated, 99))} | ${ms(bareAdded(saturated, 50))} / ${ms(bareAdded(saturated, 99))} |`;
+    }),
+    '',
+    'gateway CPU µs/call by thread (at saturation):',
     ...rows.map((r) => `- ${r.name}: ${r.threads}`),
     '',
     'bare proxy: the simplest Node.js reverse proxy (bench/bare-proxy.ts: keep-alive http.request, no authentication, decision or record) in front of the same upstream, measured in the same interleaved rounds: what any Node.js proxy hop adds on this machine.',

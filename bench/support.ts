@@ -176,29 +176,75 @@ export interface LoadResult {
   readonly firstError: string | null;
 }
 
-/**
- * A minimal HTTP/1.1 load generator: requests are serialised up front and
- * written to `concurrency` keep-alive sockets, one outstanding request per
- * socket, with a response parser that reads only the status line and
- * Content-Length. It costs the load-generating process a few microseconds per
- * request, so on a small machine the server, not the client, is measured.
- */
-export async function runLoad(
-  url: string,
-  requests: ReadonlyArray<{ path: string; headers: Record<string, string>; body: string }>,
-  concurrency: number,
-): Promise<LoadResult> {
-  const target = new URL(url);
-  const wire = requests.map((r) => {
+type LoadRequest = { path: string; headers: Record<string, string>; body: string };
+
+/** The requests as bytes on the wire (serialised up front, so sending costs nothing more). */
+function serialize(target: URL, requests: ReadonlyArray<LoadRequest>): Buffer[] {
+  return requests.map((r) => {
     const body = Buffer.from(r.body);
     const head = [`POST ${r.path} HTTP/1.1`, `host: ${target.host}`, `content-length: ${body.length}`];
     for (const [name, value] of Object.entries(r.headers)) head.push(`${name}: ${value}`);
     return Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`), body]) as Buffer;
   });
-  const latencies: number[] = [];
-  let ok = 0;
-  let failed = 0;
-  let firstError: string | null = null;
+}
+
+/** A keep-alive socket that reads only each response's status line and Content-Length. */
+function loadSocket(
+  target: URL,
+  onResponse: (status: number, body: Buffer) => void,
+  onError: (error: Error) => void,
+): import('node:net').Socket {
+  const socket = connect(Number(target.port), target.hostname);
+  socket.setNoDelay(true);
+  let buffer: Buffer = Buffer.alloc(0);
+  socket.on('error', onError);
+  socket.on('data', (chunk: Buffer) => {
+    buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
+    for (;;) {
+      const end = buffer.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const head = buffer.subarray(0, end).toString('latin1');
+      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+      if (buffer.length < end + 4 + length) return;
+      const body = buffer.subarray(end + 4, end + 4 + length);
+      buffer = buffer.subarray(end + 4 + length);
+      onResponse(Number(head.slice(9, 12)), body);
+    }
+  });
+  return socket;
+}
+
+/** Counts answers: 200 is a success, anything else a failure (the first one kept for the report). */
+function tally() {
+  const result = { ok: 0, failed: 0, firstError: null as string | null, latenciesMs: [] as number[] };
+  return {
+    result,
+    record(status: number, body: Buffer, sentAt: bigint) {
+      result.latenciesMs.push(Number(process.hrtime.bigint() - sentAt) / 1e6);
+      if (status === 200) result.ok++;
+      else {
+        result.failed++;
+        result.firstError ??= `${status} ${body.toString()}`;
+      }
+    },
+  };
+}
+
+/**
+ * A minimal HTTP/1.1 load generator, closed loop: requests are serialised up
+ * front and written to `concurrency` keep-alive sockets, one outstanding
+ * request per socket, the next as soon as the answer arrives (the server's
+ * throughput). It costs the load-generating process a few microseconds per
+ * request, so on a small machine the server, not the client, is measured.
+ */
+export async function runLoad(
+  url: string,
+  requests: ReadonlyArray<LoadRequest>,
+  concurrency: number,
+): Promise<LoadResult> {
+  const target = new URL(url);
+  const wire = serialize(target, requests);
+  const { result, record } = tally();
   let next = 0;
   const start = process.hrtime.bigint();
   await Promise.all(
@@ -206,9 +252,6 @@ export async function runLoad(
       { length: concurrency },
       () =>
         new Promise<void>((resolve, reject) => {
-          const socket = connect(Number(target.port), target.hostname);
-          socket.setNoDelay(true);
-          let buffer: Buffer = Buffer.alloc(0);
           let sentAt = 0n;
           const sendNext = () => {
             const request = wire[next++];
@@ -220,33 +263,97 @@ export async function runLoad(
             sentAt = process.hrtime.bigint();
             socket.write(request);
           };
-          socket.on('connect', sendNext);
-          socket.on('error', reject);
-          socket.on('data', (chunk: Buffer) => {
-            buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
-            for (;;) {
-              const end = buffer.indexOf('\r\n\r\n');
-              if (end < 0) return;
-              const head = buffer.subarray(0, end).toString('latin1');
-              const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-              if (buffer.length < end + 4 + length) return;
-              const status = Number(head.slice(9, 12));
-              const body = buffer.subarray(end + 4, end + 4 + length);
-              buffer = buffer.subarray(end + 4 + length);
-              latencies.push(Number(process.hrtime.bigint() - sentAt) / 1e6);
-              if (status === 200) ok++;
-              else {
-                failed++;
-                firstError ??= `${status} ${body.toString()}`;
-              }
+          const socket = loadSocket(
+            target,
+            (status, body) => {
+              record(status, body, sentAt);
               sendNext();
-            }
-          });
+            },
+            reject,
+          );
+          socket.on('connect', sendNext);
         }),
     ),
   );
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  return { ok, failed, seconds, latenciesMs: latencies.sort((a, b) => a - b), firstError };
+  return { ...result, seconds, latenciesMs: result.latenciesMs.sort((a, b) => a - b) };
+}
+
+/**
+ * An open-loop load generator: requests start at a fixed rate (`perSecond`),
+ * whether or not earlier ones have been answered, each on an idle keep-alive
+ * socket of a pool of `sockets` opened up front (a new request waits only if
+ * all are busy: then the server is far past moderate load). Latency runs from
+ * the moment the request is written. This is "moderate load": the server has
+ * idle time between requests, as in production below saturation, unlike the
+ * closed loop of {@link runLoad}, where the next request always waits behind
+ * whatever work the previous one left.
+ */
+export async function runPaced(
+  url: string,
+  requests: ReadonlyArray<LoadRequest>,
+  perSecond: number,
+  sockets = 16,
+): Promise<LoadResult> {
+  const target = new URL(url);
+  const wire = serialize(target, requests);
+  const { result, record } = tally();
+  const idle: { socket: import('node:net').Socket; sentAt: bigint }[] = [];
+  let answered = 0;
+  let failure: Error | null = null;
+  let done: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  await Promise.all(
+    Array.from(
+      { length: sockets },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const slot = { socket: null as unknown as import('node:net').Socket, sentAt: 0n };
+          slot.socket = loadSocket(
+            target,
+            (status, body) => {
+              record(status, body, slot.sentAt);
+              idle.push(slot);
+              if (++answered === wire.length) done();
+            },
+            (error) => {
+              failure ??= error;
+              reject(error);
+              done();
+            },
+          );
+          slot.socket.on('connect', () => {
+            idle.push(slot);
+            resolve();
+          });
+        }),
+    ),
+  );
+  const intervalNs = BigInt(Math.round(1e9 / perSecond));
+  const start = process.hrtime.bigint();
+  let next = 0;
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const now = process.hrtime.bigint();
+      // every request whose start time has come, on an idle socket (none idle: it waits for one)
+      while (next < wire.length && start + BigInt(next) * intervalNs <= now && idle.length > 0) {
+        const slot = idle.pop() as (typeof idle)[number];
+        slot.sentAt = process.hrtime.bigint();
+        slot.socket.write(wire[next++] as Buffer);
+      }
+      if (next >= wire.length || failure) return resolve();
+      const due = start + BigInt(next) * intervalNs;
+      setTimeout(tick, Math.max(0, Number(due - process.hrtime.bigint()) / 1e6 - 0.5));
+    };
+    tick();
+  });
+  await finished;
+  for (const slot of idle) slot.socket.end();
+  if (failure) throw failure;
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  return { ...result, seconds, latenciesMs: result.latenciesMs.sort((a, b) => a - b) };
 }
 
 /** Registers a bench agent (its owner must exist) and an ES256 key for it: its id, the key's kid and the private key. */
