@@ -29,22 +29,14 @@ db.pragma('busy_timeout = 5000');
 // Statement journals (a unit's savepoint) in memory, not in a temporary file
 // created for each transaction: ≈ 40 µs less per DPoP-bound grant.
 db.pragma('temp_store = MEMORY');
-// Checkpoint on a timer rather than on commit: with readers always active, the
-// automatic checkpoint retries (and fsyncs the database file) on nearly every
-// commit once the WAL passes its threshold, which multiplies commit latency.
+// No automatic checkpoint on commit: with readers always active, it retries
+// (and fsyncs the database file) on nearly every commit once the WAL passes its
+// threshold. A thread of its own checkpoints on a timer (checkpoint-worker.ts).
 db.pragma('wal_autocheckpoint = 0');
 for (const pragma of data.pragmas) db.pragma(pragma);
-const checkpoints = setInterval(() => {
-  try {
-    db.pragma('wal_checkpoint(PASSIVE)');
-  } catch {
-    // busy: the next tick retries
-  }
-}, 1000);
 
 parentPort?.on('message', (message: Message) => {
   if ('close' in message) {
-    clearInterval(checkpoints);
     db.close();
     parentPort?.postMessage({ closed: true });
     return;

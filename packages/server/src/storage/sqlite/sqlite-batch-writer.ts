@@ -21,17 +21,37 @@ export interface SqliteBatchWriter extends BatchWriter {
 }
 
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const WORKER = new URL(FROM_SOURCE ? './batch-worker.ts' : './batch-worker.js', import.meta.url);
+const script = (name: string) => new URL(`./${name}${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url);
+
+/** How often the checkpointer copies the WAL into the database file. */
+const CHECKPOINT_INTERVAL_MS = 1000;
 
 /**
  * Under tsx (tests, benchmarks) this module runs from its .ts source; loader
  * hooks do not reach worker threads, so the worker registers tsx itself first.
  */
-function startWorker(path: string): Worker {
-  const workerData = { path, pragmas: faultPragmas(currentFault(path)) };
-  if (!FROM_SOURCE) return new Worker(WORKER, { workerData });
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER.href)}); })`;
+function startWorker(name: string, workerData: unknown): Worker {
+  const url = script(name);
+  if (!FROM_SOURCE) return new Worker(url, { workerData });
+  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); })`;
   return new Worker(boot, { eval: true, workerData });
+}
+
+/** The checkpointer's thread (checkpoint-worker.ts); `stop` resolves once its connection is closed. */
+function startCheckpointer(path: string): { stop(): Promise<void> } {
+  const worker = startWorker('checkpoint-worker', { path, intervalMs: CHECKPOINT_INTERVAL_MS });
+  worker.unref();
+  worker.on('error', () => undefined); // checkpoints are an optimisation of the WAL's size, never a write path
+  let stopping: Promise<void> | null = null;
+  return {
+    stop: () =>
+      (stopping ??= new Promise<void>((resolve) => {
+        const done = () => void worker.terminate().then(() => resolve());
+        worker.once('message', done);
+        worker.once('exit', () => resolve());
+        worker.postMessage({ close: true });
+      })),
+  };
 }
 
 /**
@@ -45,8 +65,9 @@ export function openSqliteBatchWriter(
   path: string,
   options: { onGone?: () => void } = {},
 ): SqliteBatchWriter {
-  const worker = startWorker(path);
+  const worker = startWorker('batch-worker', { path, pragmas: faultPragmas(currentFault(path)) });
   worker.unref();
+  const checkpointer = startCheckpointer(path);
   const pending = new Map<number, { resolve(o: WireOutcome[]): void; reject(e: Error): void }>();
   let nextId = 1;
   let closed: (() => void) | null = null;
@@ -58,6 +79,7 @@ export function openSqliteBatchWriter(
   const die = (error: Error) => {
     if (gone) return;
     gone = new StoreUnavailable(error);
+    void checkpointer.stop();
     failAll(gone);
     options.onGone?.();
   };
@@ -121,7 +143,7 @@ export function openSqliteBatchWriter(
           return;
         }
         closed = () => {
-          void worker.terminate().then(() => resolve());
+          void Promise.all([worker.terminate(), checkpointer.stop()]).then(() => resolve());
         };
         worker.ref();
         worker.postMessage({ close: true });
