@@ -17,6 +17,10 @@ describe('verifyJwsSignature / jwkThumbprint', () => {
       const key = keyObjectOf(publicKey);
       assert.equal(verifyJwsSignature(token, alg, key), true);
       assert.equal(verifyJwsSignature(token, 'HS256', key), false);
+      for (const inherited of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+        assert.equal(verifyJwsSignature(token, inherited, key), false, inherited);
+        assert.equal(await verifyJwsSignatureOffThread(token, inherited, key), false, inherited);
+      }
       const other = alg === 'ES256' ? 'ES384' : 'ES256';
       assert.equal(verifyJwsSignature(token, other, key), false);
       const dot = token.lastIndexOf('.');

@@ -46,7 +46,7 @@ function verifyArguments(
   alg: string,
   key: KeyObject,
 ): [string | null, Buffer, VerifyKeyObjectInput, Buffer] | null {
-  const params = PARAMS[alg];
+  const params = Object.hasOwn(PARAMS, alg) ? PARAMS[alg] : undefined; // not `constructor`, `toString`…
   const dot = token.lastIndexOf('.');
   if (!params || dot < 0 || key.type !== 'public') return null;
   // INVARIANT: the key fits the algorithm; otherwise e.g. an RSA key would verify an `ES256` token

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as canonicalizeModule from 'canonicalize';
 import fc from 'fast-check';
-import { canonicalEvent, canonicalParts, chainHash, GENESIS_HASH } from './audit-chain.js';
+import {
+  canonicalEvent,
+  canonicalParts,
+  chainHash,
+  GENESIS_HASH,
+  link,
+  storedCanonicalParts,
+} from './audit-chain.js';
 import type { AuditEventInput } from './records.js';
 
 const canonicalize = canonicalizeModule.default as unknown as (input: unknown) => string | undefined;
@@ -42,6 +49,35 @@ describe('canonical audit events (RFC 8785)', () => {
         );
       }),
     );
+  });
+
+  it('links an event in its stored form: details as their JSON text reads back, what a verifier hashes', () => {
+    const e: AuditEventInput = {
+      id: 'evt_1',
+      at: 1,
+      requestId: null,
+      actorType: 'agent',
+      actorId: 'agt_1',
+      action: 'x',
+      targetType: null,
+      targetId: null,
+      outcome: 'success',
+      reason: null,
+      // written by JSON differently from RFC 8785 over the object: a hole, a function, a non-finite number
+      details: {
+        list: Object.assign(new Array(3), { 0: 1, 2: 3 }),
+        f: () => 1,
+        big: Number.POSITIVE_INFINITY,
+        date: new Date(0),
+        gone: undefined,
+      },
+    };
+    const stored = { ...e, details: JSON.parse(JSON.stringify(e.details)) as Record<string, unknown> };
+    assert.deepEqual(storedCanonicalParts(e), canonicalParts(stored));
+    const head = { seq: 0, hash: GENESIS_HASH };
+    assert.equal(link(head, e).hash, chainHash(GENESIS_HASH, 1, stored));
+    // and the same as the object itself whenever it is plain JSON
+    fc.assert(fc.property(event, (ev) => assert.deepEqual(storedCanonicalParts(ev), canonicalParts(ev))));
   });
 
   it('refuses a sequence number that is not a safe integer', () => {

@@ -47,6 +47,18 @@ export function canonicalParts(e: AuditEventInput): CanonicalParts {
   return { before: `${before.slice(0, -1)},"seq":`, after: `,${after.slice(1)}` };
 }
 
+/**
+ * The canonical parts of an event as it is stored: its details as their JSON
+ * text reads back, which is what a verifier recomputes the hash from. Every
+ * appending path hashes this form (the SQLite writer thread computes it from
+ * the stored text itself), so no value JSON writes differently from how
+ * RFC 8785 would (a hole, a function, a non-finite number) can make a stored
+ * event fail verification.
+ */
+export function storedCanonicalParts(e: AuditEventInput): CanonicalParts {
+  return canonicalParts({ ...e, details: JSON.parse(JSON.stringify(e.details)) });
+}
+
 /** The fields an event's hash covers, in their canonical (RFC 8785) form. */
 export function canonicalEvent(seq: number, e: AuditEventInput, parts = canonicalParts(e)): string {
   if (!Number.isSafeInteger(seq)) throw new TypeError('audit sequence numbers are safe integers');
@@ -83,7 +95,7 @@ export interface ChainedEvent {
 
 /** Links `e` after `head`: its sequence number, predecessor hash and hash. */
 export function link(head: ChainHead, e: AuditEventInput, parts?: CanonicalParts): ChainedEvent {
-  return linkParts(head, parts ?? canonicalParts(e));
+  return linkParts(head, parts ?? storedCanonicalParts(e));
 }
 
 /**

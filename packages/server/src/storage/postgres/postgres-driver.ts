@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { type ChainHead, link } from '../audit-chain.js';
+import { type CanonicalParts, type ChainHead, link, storedCanonicalParts } from '../audit-chain.js';
 import type { BatchUnit, UnitOutcome } from '../batch.js';
 import { changeChannel, NOTIFY_SQL, postgresChangeFeed } from '../change-feed.js';
 import type { QueryObserver, SqlDriver, SqlExecutor, SqlValue } from '../sql-driver.js';
@@ -103,6 +103,11 @@ export async function openPostgresDriver(
   }
 
   async function writeBatch(units: readonly BatchUnit[]): Promise<UnitOutcome[]> {
+    // canonical forms before the transaction: the audit head stays locked only for hashing and inserts
+    const parts = new Map<object, CanonicalParts>();
+    for (const unit of units)
+      for (const st of unit.statements)
+        if ('audit' in st) parts.set(st, st.canonical ?? storedCanonicalParts(st.audit));
     const client = await connect();
     let broken = false;
     try {
@@ -124,7 +129,7 @@ export async function openPostgresDriver(
         const rows: Record<string, unknown>[][] = [];
         for (const [i, statement] of unit.statements.entries()) {
           if ('audit' in statement) {
-            const chained = link(head as ChainHead, statement.audit, statement.canonical);
+            const chained = link(head as ChainHead, statement.audit, parts.get(statement));
             await client.query(SQL.appendAuditEvent, chainedEventParams(statement.audit, chained));
             head = { seq: chained.seq, hash: chained.hash };
             rows.push([{ seq: chained.seq }]);

@@ -37,20 +37,40 @@ function startWorker(name: string, workerData: unknown): Worker {
   return new Worker(boot, { eval: true, workerData });
 }
 
-/** The checkpointer's thread (checkpoint-worker.ts); `stop` resolves once its connection is closed. */
-function startCheckpointer(path: string): { stop(): Promise<void> } {
+/**
+ * The checkpointer's thread (checkpoint-worker.ts). `stop` resolves once its
+ * connection is closed, or at once if the thread has already ended (and
+ * terminates it if it does not answer within a second). `onGone` is called if
+ * the thread ends while not asked to: nothing checkpoints then unless the
+ * caller arranges it.
+ */
+function startCheckpointer(path: string, onGone: () => void): { stop(): Promise<void> } {
   const worker = startWorker('checkpoint-worker', { path, intervalMs: CHECKPOINT_INTERVAL_MS });
   worker.unref();
-  worker.on('error', () => undefined); // checkpoints are an optimisation of the WAL's size, never a write path
+  let exited = false;
   let stopping: Promise<void> | null = null;
+  worker.on('error', () => undefined); // the exit that follows is what counts
+  worker.on('exit', () => {
+    exited = true;
+    if (!stopping) onGone();
+  });
   return {
     stop: () =>
-      (stopping ??= new Promise<void>((resolve) => {
-        const done = () => void worker.terminate().then(() => resolve());
-        worker.once('message', done);
-        worker.once('exit', () => resolve());
-        worker.postMessage({ close: true });
-      })),
+      (stopping ??= exited
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            const finish = () => void worker.terminate().then(() => resolve());
+            const deadline = setTimeout(finish, 1000);
+            worker.once('message', () => {
+              clearTimeout(deadline);
+              finish();
+            });
+            worker.once('exit', () => {
+              clearTimeout(deadline);
+              resolve();
+            });
+            worker.postMessage({ close: true });
+          })),
   };
 }
 
@@ -67,7 +87,10 @@ export function openSqliteBatchWriter(
 ): SqliteBatchWriter {
   const worker = startWorker('batch-worker', { path, pragmas: faultPragmas(currentFault(path)) });
   worker.unref();
-  const checkpointer = startCheckpointer(path);
+  // if the checkpointer thread ends, the writer checkpoints on commit again (SQLite's default threshold)
+  const checkpointer = startCheckpointer(path, () => {
+    if (!gone) void send({ pragmas: ['wal_autocheckpoint = 1000'] }).catch(() => undefined);
+  });
   const pending = new Map<number, { resolve(o: WireOutcome[]): void; reject(e: Error): void }>();
   let nextId = 1;
   let closed: (() => void) | null = null;

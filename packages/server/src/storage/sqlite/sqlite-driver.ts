@@ -40,7 +40,6 @@ export function openSqliteDriver(path: string, observe?: QueryObserver): SqlDriv
   writer.pragma('synchronous = FULL');
   writer.pragma('foreign_keys = ON');
   writer.pragma('busy_timeout = 5000');
-  writer.pragma('temp_store = MEMORY'); // savepoints' statement journals: no temporary file per transaction
   for (const pragma of faultPragmas(currentFault(path))) writer.pragma(pragma);
   const reader = new Database(path, { readonly: true });
   reader.pragma('busy_timeout = 5000');
