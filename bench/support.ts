@@ -280,51 +280,65 @@ export async function runLoad(
 }
 
 /**
- * An open-loop load generator: requests start at a fixed rate (`perSecond`),
- * whether or not earlier ones have been answered, each on an idle keep-alive
- * socket of a pool of `sockets` opened up front (a new request waits only if
- * all are busy: then the server is far past moderate load). Latency runs from
- * the moment the request is written. This is "moderate load": the server has
+ * An open-loop load generator: request `i` is due at `start + i / perSecond`,
+ * whether or not earlier ones have been answered, and goes out on an idle
+ * keep-alive socket of a pool of `sockets` opened up front. Latency runs from
+ * the moment the request was due, not from when it was written, so time spent
+ * waiting for a free socket or behind a late timer counts against the path
+ * measured (no coordinated omission). This is "moderate load": the server has
  * idle time between requests, as in production below saturation, unlike the
- * closed loop of {@link runLoad}, where the next request always waits behind
- * whatever work the previous one left.
+ * closed loop of {@link runLoad}. `late` counts requests written more than
+ * 1 ms after they were due.
  */
 export async function runPaced(
   url: string,
   requests: ReadonlyArray<LoadRequest>,
   perSecond: number,
   sockets = 16,
-): Promise<LoadResult> {
+): Promise<LoadResult & { late: number }> {
+  if (!(perSecond > 0) || !Number.isFinite(perSecond))
+    throw new Error(`a rate must be positive, not ${perSecond}`);
   const target = new URL(url);
   const wire = serialize(target, requests);
   const { result, record } = tally();
-  const idle: { socket: import('node:net').Socket; sentAt: bigint }[] = [];
+  type Slot = { socket: import('node:net').Socket; dueAt: bigint; busy: boolean };
+  const slots: Slot[] = [];
+  const idle: Slot[] = [];
   let answered = 0;
+  let late = 0;
   let failure: Error | null = null;
-  let done: () => void = () => undefined;
+  let finish: () => void = () => undefined;
   const finished = new Promise<void>((resolve) => {
-    done = resolve;
+    finish = resolve;
   });
+  const fail = (error: Error) => {
+    failure ??= error;
+    finish();
+  };
   await Promise.all(
     Array.from(
       { length: sockets },
       () =>
         new Promise<void>((resolve, reject) => {
-          const slot = { socket: null as unknown as import('node:net').Socket, sentAt: 0n };
+          const slot: Slot = { socket: null as unknown as import('node:net').Socket, dueAt: 0n, busy: false };
           slot.socket = loadSocket(
             target,
             (status, body) => {
-              record(status, body, slot.sentAt);
+              record(status, body, slot.dueAt);
+              slot.busy = false;
               idle.push(slot);
-              if (++answered === wire.length) done();
+              if (++answered === wire.length) finish();
             },
             (error) => {
-              failure ??= error;
               reject(error);
-              done();
+              fail(error);
             },
           );
+          slot.socket.on('close', () => {
+            if (slot.busy) fail(new Error('the server closed a connection with a request outstanding'));
+          });
           slot.socket.on('connect', () => {
+            slots.push(slot);
             idle.push(slot);
             resolve();
           });
@@ -334,15 +348,21 @@ export async function runPaced(
   const intervalNs = BigInt(Math.round(1e9 / perSecond));
   const start = process.hrtime.bigint();
   let next = 0;
+  if (wire.length === 0) finish();
+  const send = () => {
+    const now = process.hrtime.bigint();
+    // every request whose time has come, each on an idle socket (none idle: it waits, and its wait counts)
+    while (next < wire.length && start + BigInt(next) * intervalNs <= now && idle.length > 0) {
+      const slot = idle.pop() as Slot;
+      slot.dueAt = start + BigInt(next) * intervalNs;
+      if (now - slot.dueAt > 1_000_000n) late++;
+      slot.busy = true;
+      slot.socket.write(wire[next++] as Buffer);
+    }
+  };
   await new Promise<void>((resolve) => {
     const tick = () => {
-      const now = process.hrtime.bigint();
-      // every request whose start time has come, on an idle socket (none idle: it waits for one)
-      while (next < wire.length && start + BigInt(next) * intervalNs <= now && idle.length > 0) {
-        const slot = idle.pop() as (typeof idle)[number];
-        slot.sentAt = process.hrtime.bigint();
-        slot.socket.write(wire[next++] as Buffer);
-      }
+      send();
       if (next >= wire.length || failure) return resolve();
       const due = start + BigInt(next) * intervalNs;
       setTimeout(tick, Math.max(0, Number(due - process.hrtime.bigint()) / 1e6 - 0.5));
@@ -350,10 +370,10 @@ export async function runPaced(
     tick();
   });
   await finished;
-  for (const slot of idle) slot.socket.end();
+  for (const slot of slots) slot.socket.destroy();
   if (failure) throw failure;
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  return { ...result, seconds, latenciesMs: result.latenciesMs.sort((a, b) => a - b) };
+  return { ...result, late, seconds, latenciesMs: result.latenciesMs.sort((a, b) => a - b) };
 }
 
 /** Registers a bench agent (its owner must exist) and an ES256 key for it: its id, the key's kid and the private key. */
