@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -145,6 +145,34 @@ describe('SQLite batch writer: holding it for a transaction of the main thread',
       assert.equal(all.filter((v) => v.startsWith('b')).length, batches * 2);
     } finally {
       await driver.close();
+    }
+  });
+});
+
+describe('SQLite batch writer: the checkpointer thread', () => {
+  it('copies committed WAL frames into the database file on its own, and stops with the writer', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'custos-checkpoint-'));
+    try {
+      const path = join(dir, 'db.sqlite');
+      const db = new Database(path);
+      db.pragma('journal_mode = WAL');
+      db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)');
+      db.pragma('wal_checkpoint(TRUNCATE)');
+      db.close();
+      const sizeBefore = (await stat(path)).size;
+      const writer = openSqliteBatchWriter(path);
+      for (let i = 0; i < 20; i++) {
+        await writer.write(Array.from({ length: 50 }, (_, j) => insert(`${i}-${j}-${'x'.repeat(200)}`)));
+      }
+      // nothing else checkpoints: the writer's connection has wal_autocheckpoint = 0
+      const deadline = Date.now() + 5000;
+      while ((await stat(path)).size <= sizeBefore && Date.now() < deadline) await sleep(100);
+      assert.ok((await stat(path)).size > sizeBefore, 'the database file received the WAL frames');
+      const closing = Date.now();
+      await writer.close();
+      assert.ok(Date.now() - closing < 2000, 'close does not wait on the checkpointer');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
