@@ -651,6 +651,18 @@ for (const dialect of DIALECTS) {
         });
       });
 
+      it('records a refusal quoting a `kid` that is not well-formed Unicode without breaking the audit chain', async () => {
+        const jwt = await assertion(agent, { header: { kid: 'bad-\ud800-kid' } });
+        await refused(() => tokenRequest(agent.id, jwt), {
+          status: 401,
+          error: 'invalid_client',
+          description: /unknown key/,
+        });
+        const verify = await t.api('GET', '/api/v1/audit/verify');
+        assert.equal(verify.status, 200, JSON.stringify(verify.body));
+        assert.equal((verify.body as { ok: boolean }).ok, true, JSON.stringify(verify.body));
+      });
+
       it('refuses two client authentication methods at once', async () => {
         const basic = `Basic ${Buffer.from(`${agent.id}:secret`).toString('base64')}`;
         const jwt = await assertion(agent);

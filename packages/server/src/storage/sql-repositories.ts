@@ -19,7 +19,7 @@ import { monitorRepositories } from './sql-monitor-repositories.js';
 import { oauthRepositories } from './sql-oauth-repositories.js';
 import { policyRepositories } from './sql-policy-repositories.js';
 import { secretRepositories } from './sql-secret-repositories.js';
-import { chainedEventParams, SQL, selectAuditHead } from './statements.js';
+import { chainedEventParams, SQL, selectAuditHead, storableEvent } from './statements.js';
 import type { AuditFilter, PageRequest, Repositories } from './store.js';
 
 /** Collects a WHERE clause and its `$n` parameters. */
@@ -509,7 +509,8 @@ export function sqlRepositories(ex: SqlExecutor, forUpdate: string): Repositorie
     },
 
     audit: {
-      async append(e) {
+      async append(event) {
+        const e = storableEvent(event);
         // INVARIANT: reading and advancing the head in this transaction (locked on
         // PostgreSQL, serial on SQLite) makes this the chain's only appender until commit
         const [head] = await ex.all<{ seq: number; hash: string }>(selectAuditHead(forUpdate));

@@ -41,7 +41,35 @@ export function issuedTokenStatement(t: IssuedTokenRecord): SqlStatement {
 
 export function auditEventStatement(e: AuditEventInput): Statement {
   // its canonical form is computed where it is appended (the SQLite writer's thread, off the event loop)
-  return { audit: e };
+  return { audit: storableEvent(e) };
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
+const wellFormedText = <T extends string | null>(text: T): T =>
+  (text !== null && LONE_SURROGATE.test(text) ? text.replace(LONE_SURROGATES, '\uFFFD') : text) as T;
+
+/**
+ * The event as both drivers store it: a lone surrogate in a text column (a
+ * refusal's reason can quote a `kid` or client id an unauthenticated caller
+ * chose) is written as U+FFFD, so the event is hashed that way too; hashed as
+ * sent, the stored event would no longer match its hash and verification would
+ * report it modified. Details travel as JSON text, which keeps such text exactly.
+ */
+export function storableEvent(e: AuditEventInput): AuditEventInput {
+  const fields = [e.id, e.requestId, e.actorType, e.actorId, e.action, e.targetType, e.targetId, e.reason];
+  if (fields.every((f) => f === null || !LONE_SURROGATE.test(f))) return e;
+  return {
+    ...e,
+    id: wellFormedText(e.id),
+    requestId: wellFormedText(e.requestId),
+    actorType: wellFormedText(e.actorType),
+    actorId: wellFormedText(e.actorId),
+    action: wellFormedText(e.action),
+    targetType: wellFormedText(e.targetType),
+    targetId: wellFormedText(e.targetId),
+    reason: wellFormedText(e.reason),
+  };
 }
 
 /** The chain head, locked until the transaction ends where the dialect needs it. */

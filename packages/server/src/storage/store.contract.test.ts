@@ -350,6 +350,36 @@ for (const dialect of DIALECTS) {
       );
     });
 
+    it('keeps the chain verifying when an event carries text that is not well-formed Unicode', async () => {
+      // e.g. a refusal's reason quoting a `kid` an unauthenticated caller chose: a lone surrogate
+      // is stored as U+FFFD by both drivers, so the hash must cover what is stored
+      const odd = (n: number) => ({
+        id: newId('evt', T0),
+        at: T0 + n,
+        requestId: 'req_\ud800',
+        actorType: 'anonymous',
+        actorId: 'x\udfff',
+        action: 'token.refuse',
+        targetType: 'agent',
+        targetId: 'agt_\udc00x',
+        outcome: 'denied' as const,
+        reason: `invalid_client: unknown key \`\ud83d\``,
+        details: { kid: '\ud83d', n },
+      });
+      await store.audit.append(odd(1));
+      await store.writeBatch([{ statements: [auditEventStatement(odd(2))] }]);
+      const report = await verifyChain(readAllEvents(store));
+      assert.equal(report.ok, true, JSON.stringify(report));
+      const stored = [];
+      for await (const e of readAllEvents(store)) if (e.action === 'token.refuse') stored.push(e);
+      assert.equal(stored.length, 2);
+      for (const e of stored) {
+        assert.equal(e.reason, 'invalid_client: unknown key `\ufffd`');
+        assert.equal(e.targetId, 'agt_\ufffdx');
+        assert.equal(e.details.kid, '\ud83d', 'details keep the text exactly (JSON escapes it)');
+      }
+    });
+
     it('appends audit events with increasing sequence numbers and filters them', async () => {
       const seqs: number[] = [];
       for (let i = 0; i < 3; i++) {
