@@ -217,18 +217,24 @@ export async function authorizeCall(
   const started = process.hrtime.bigint();
   const actor = actorOf(caller, facts.requestId);
   const resourceText = uidText(facts.resource);
-  const base = {
-    gateway: facts.gateway,
-    upstream: facts.upstreamName,
-    method: facts.method,
-    action: facts.action,
-    resource: resourceText,
-    tokenId: caller.tokenId,
-    ...(caller.onBehalfOf ? { onBehalfOf: caller.onBehalfOf } : {}),
-    ...(facts.sessionId ? { session: hashOf(facts.sessionId) } : {}),
-    sourceAddress: facts.sourceAddress,
-    ...deps.audit.arguments(facts.args),
-  };
+  // The record's common members, built when a record is: after the response for a
+  // call recorded in `fast` mode, so the arguments' keyed hash and the session
+  // hash are not on the call's path there. `facts` is not changed after this point.
+  let base: Record<string, unknown> | null = null;
+  const baseOf = (): Record<string, unknown> =>
+    (base ??= {
+      gateway: facts.gateway,
+      upstream: facts.upstreamName,
+      method: facts.method,
+      action: facts.action,
+      resource: resourceText,
+      tokenId: caller.tokenId,
+      ...(caller.onBehalfOf ? { onBehalfOf: caller.onBehalfOf } : {}),
+      ...(facts.sessionId ? { session: hashOf(facts.sessionId) } : {}),
+      sourceAddress: facts.sourceAddress,
+      ...deps.audit.arguments(facts.args),
+    });
+
   const entry = (
     outcome: AuditEntry['outcome'],
     reason: string | null,
@@ -238,7 +244,7 @@ export async function authorizeCall(
     target: auditTarget(facts.resource),
     outcome,
     reason,
-    details: { ...base, ...details },
+    details: { ...baseOf(), ...details },
   });
 
   const wait = deps.limiter.take(
@@ -399,7 +405,11 @@ export async function authorizeCall(
   }
   await deps.audit.authorize(
     actor,
-    { action: 'gateway.authorize', target: auditTarget(facts.resource), details: { ...base, ...decided } },
+    {
+      action: 'gateway.authorize',
+      target: auditTarget(facts.resource),
+      details: { ...baseOf(), ...decided },
+    },
     caller.proof && caller.jkt
       ? { key: caller.jkt, jti: caller.proof.jti, expiresAt: caller.proof.iat * 1000 + deps.dpopWindowMs }
       : null,
