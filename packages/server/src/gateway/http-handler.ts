@@ -38,6 +38,18 @@ function problem(
 /** The header an HTTP API call carries an approval reference in. */
 export const APPROVAL_HEADER = 'custos-approval';
 
+/** Base URLs and the issuer, parsed once each (never mutated: each call builds its own upstream URL). */
+const parsedUrls = new Map<string, URL>();
+function parsedUrl(text: string): URL {
+  let url = parsedUrls.get(text);
+  if (!url) {
+    url = new URL(text);
+    if (parsedUrls.size >= 1024) parsedUrls.clear();
+    parsedUrls.set(text, url);
+  }
+  return url;
+}
+
 /** Counts (and caps) the bytes of a streamed request body. */
 function byteCap(limit: number, counter: { bytes: number; over: boolean }): Transform {
   return new Transform({
@@ -142,7 +154,7 @@ export async function handleHttpApi(
     return problem(res, 403, 'Refused', error.message, requestId);
   }
 
-  const base = new URL(api.spec.baseUrl);
+  const base = parsedUrl(api.spec.baseUrl);
   const url = new URL(`${base.pathname.replace(/\/$/, '')}${path}${query}`, base);
   const counter = { bytes: 0, over: false };
   const hasBody =
@@ -152,7 +164,7 @@ export async function handleHttpApi(
     ...(await ctx.credentials.headers(`http:${api.name}`, api.spec.auth)),
     'x-request-id': requestId,
     'x-forwarded-for': req.socket.remoteAddress ?? '',
-    'x-forwarded-proto': new URL(ctx.settings.issuer).protocol.replace(':', ''),
+    'x-forwarded-proto': parsedUrl(ctx.settings.issuer).protocol.replace(':', ''),
     ...(hasBody && req.headers['content-length'] ? { 'content-length': req.headers['content-length'] } : {}),
   };
   let result: CallResult;
