@@ -4,10 +4,8 @@ import type { CedarType } from './schema.js';
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const MAX_DEPTH = 32;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 /** Whether Cedar can be given `text`: it reads JSON text, which cannot carry a lone UTF-16 surrogate. */
-export const wellFormed = (text: string): boolean => !LONE_SURROGATE.test(text);
+export const wellFormed = (text: string): boolean => text.isWellFormed();
 
 /** Raised for JSON that has no Cedar value; the decision it was for is a deny. */
 export class CedarValueError extends Error {

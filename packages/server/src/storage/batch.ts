@@ -1,15 +1,15 @@
-import type { CanonicalParts } from './audit-chain.js';
 import type { AuditEventInput } from './records.js';
 import type { SqlValue } from './sql-driver.js';
 
 /** One write of a batch unit: plain SQL, or an audit event appended to the hash chain. */
 export type Statement = SqlStatement | AuditAppend;
 
-/** An audit event; the writer gives it the next sequence number and links it into the chain. */
+/**
+ * An audit event; the writer gives it the next sequence number and links it
+ * into the chain, hashing it as stored (`storedCanonicalParts`).
+ */
 export interface AuditAppend {
   readonly audit: AuditEventInput;
-  /** Its canonical form, computed ahead by the caller so the writer only hashes. */
-  readonly canonical?: CanonicalParts;
 }
 
 export interface SqlStatement {

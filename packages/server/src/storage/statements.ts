@@ -44,11 +44,6 @@ export function auditEventStatement(e: AuditEventInput): Statement {
   return { audit: storableEvent(e) };
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
-const wellFormedText = <T extends string | null>(text: T): T =>
-  (text !== null && LONE_SURROGATE.test(text) ? text.replace(LONE_SURROGATES, '\uFFFD') : text) as T;
-
 /**
  * The event as both drivers store it: a lone surrogate in a text column (a
  * refusal's reason can quote a `kid` or client id an unauthenticated caller
@@ -57,18 +52,18 @@ const wellFormedText = <T extends string | null>(text: T): T =>
  * report it modified. Details travel as JSON text, which keeps such text exactly.
  */
 export function storableEvent(e: AuditEventInput): AuditEventInput {
-  const fields = [e.id, e.requestId, e.actorType, e.actorId, e.action, e.targetType, e.targetId, e.reason];
-  if (fields.every((f) => f === null || !LONE_SURROGATE.test(f))) return e;
+  const texts = [e.id, e.requestId, e.actorType, e.actorId, e.action, e.targetType, e.targetId, e.reason];
+  if (texts.every((t) => t === null || t.isWellFormed())) return e;
   return {
     ...e,
-    id: wellFormedText(e.id),
-    requestId: wellFormedText(e.requestId),
-    actorType: wellFormedText(e.actorType),
-    actorId: wellFormedText(e.actorId),
-    action: wellFormedText(e.action),
-    targetType: wellFormedText(e.targetType),
-    targetId: wellFormedText(e.targetId),
-    reason: wellFormedText(e.reason),
+    id: e.id.toWellFormed(),
+    requestId: e.requestId?.toWellFormed() ?? null,
+    actorType: e.actorType.toWellFormed(),
+    actorId: e.actorId.toWellFormed(),
+    action: e.action.toWellFormed(),
+    targetType: e.targetType?.toWellFormed() ?? null,
+    targetId: e.targetId?.toWellFormed() ?? null,
+    reason: e.reason?.toWellFormed() ?? null,
   };
 }
 

@@ -106,8 +106,7 @@ export async function openPostgresDriver(
     // canonical forms before the transaction: the audit head stays locked only for hashing and inserts
     const parts = new Map<object, CanonicalParts>();
     for (const unit of units)
-      for (const st of unit.statements)
-        if ('audit' in st) parts.set(st, st.canonical ?? storedCanonicalParts(st.audit));
+      for (const st of unit.statements) if ('audit' in st) parts.set(st, storedCanonicalParts(st.audit));
     const client = await connect();
     let broken = false;
     try {

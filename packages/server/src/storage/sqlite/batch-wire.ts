@@ -9,11 +9,10 @@ import { auditUserOf } from '../statements.js';
  * of many small nested objects costs more than the writes themselves (≈10 µs
  * per event each way), so an audit event crosses as slices of one string plus
  * a few numbers, already in the form the writer stores: its row (details as
- * JSON text, the `user_id` column) and, when the caller computed them, its
- * canonical parts. Otherwise the writer computes them from the row (from the
- * details as stored, exactly what a verifier later reads back), which keeps the
- * RFC 8785 serialization off the event loop. Then it numbers, hashes and
- * inserts. Plain SQL statements cross as they are.
+ * JSON text, the `user_id` column). The writer computes its canonical parts
+ * from that row (the details as stored, exactly what a verifier later reads
+ * back), which keeps the RFC 8785 serialization off the event loop, then
+ * numbers, hashes and inserts. Plain SQL statements cross as they are.
  */
 
 /** An audit event as the writer receives it: everything but its place in the chain. */
@@ -46,7 +45,7 @@ export type WireOutcome = number | UnitOutcome;
 const AUDIT = 0;
 const SQL = 1;
 /** String fields of an audit event on the wire, in this order (`at` travels as a number). */
-const STRINGS = 13;
+const STRINGS = 11;
 
 /** Encodes `units` for the writer's thread (on the caller's thread, while the writer commits). */
 export function encodeBatch(units: readonly BatchUnit[]): WireBatch {
@@ -70,7 +69,6 @@ export function encodeBatch(units: readonly BatchUnit[]): WireBatch {
         continue;
       }
       const e = statement.audit;
-      const canonical = statement.canonical;
       nums.push(AUDIT, e.at);
       str(e.id);
       str(e.requestId);
@@ -83,8 +81,6 @@ export function encodeBatch(units: readonly BatchUnit[]): WireBatch {
       str(e.reason);
       str(JSON.stringify(e.details));
       str(auditUserOf(e.details));
-      str(canonical?.before ?? null);
-      str(canonical?.after ?? null);
     }
   }
   return { text: parts.join(''), nums, sql };
@@ -146,22 +142,19 @@ export function decodeBatch(batch: WireBatch): WireUnit[] {
             details as string,
             userId as string | null,
           ],
-          canonical:
-            fields[11] !== null && fields[12] !== null
-              ? { before: fields[11] as string, after: fields[12] as string }
-              : canonicalParts({
-                  id: id as string,
-                  at: eventAt,
-                  requestId: requestId as string | null,
-                  actorType: actorType as string,
-                  actorId: actorId as string,
-                  action: action as string,
-                  targetType: targetType as string | null,
-                  targetId: targetId as string | null,
-                  outcome: outcome as string,
-                  reason: reason as string | null,
-                  details: JSON.parse(details as string),
-                } as AuditEventInput),
+          canonical: canonicalParts({
+            id: id as string,
+            at: eventAt,
+            requestId: requestId as string | null,
+            actorType: actorType as string,
+            actorId: actorId as string,
+            action: action as string,
+            targetType: targetType as string | null,
+            targetId: targetId as string | null,
+            outcome: outcome as string,
+            reason: reason as string | null,
+            details: JSON.parse(details as string),
+          } as AuditEventInput),
         },
       });
     }
