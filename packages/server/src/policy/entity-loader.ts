@@ -124,10 +124,10 @@ export class EntityLoader {
     const healthy = this.store.changes.healthy();
     if (healthy && this.cache.has(key)) return this.cache.get(key) ?? null;
     const generation = this.generation;
-    const read = await this.read(uid);
+    const loaded = await this.read(uid);
     // sealed: the same object goes to every decision until the entity changes,
     // so its memo-key text is computed once
-    const loaded = read ? { ...read, json: sealEntity(read.json) } : read;
+    if (loaded) sealEntity(loaded.json);
     const cacheable = loaded !== null || !['Agent', 'User', 'Team'].includes(uid.type);
     if (cacheable && healthy && generation === this.generation && this.store.changes.healthy()) {
       if (this.cache.size >= MAX_CACHED) this.cache.clear();
