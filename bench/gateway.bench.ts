@@ -17,7 +17,8 @@
  * BENCH_CONCURRENCY connections (default 4), which saturates the gateway; its
  * latencies are printed too, as latency at saturation.
  *
- * Run: npm run bench -- gateway   (env BENCH_CALLS, BENCH_PACED_CALLS, BENCH_RATE, BENCH_CONCURRENCY)
+ * Run: npm run bench -- gateway   (env BENCH_CALLS, BENCH_PACED_CALLS, BENCH_RATE, BENCH_CONCURRENCY,
+ * BENCH_MODES=fast, BENCH_CASES=<part of a case name>)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -41,6 +42,9 @@ const RATE = Number(process.env.BENCH_RATE ?? 400);
 const PACED_CALLS = Number(process.env.BENCH_PACED_CALLS ?? 3000);
 const ROUNDS = 10;
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 1000);
+/** Only these audit modes (comma-separated), and only cases whose name contains BENCH_CASES: for quick iterations. */
+const MODES = (process.env.BENCH_MODES ?? 'durable,fast').split(',') as ('durable' | 'fast')[];
+const CASE_FILTER = process.env.BENCH_CASES ?? '';
 const UPSTREAM_KEY = `bench-${randomBytes(12).toString('hex')}`;
 
 async function startUpstream(): Promise<{ url: string; stop(): void }> {
@@ -114,7 +118,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const pacing = { late: 0, sent: 0 };
   try {
-    for (const mode of ['durable', 'fast'] as const) {
+    for (const mode of MODES) {
       const server = await startBenchServer({
         CUSTOS_GATEWAY_AUDIT_MODE: mode,
         CUSTOS_GATEWAY_AGENT_RATE: '0',
@@ -303,7 +307,7 @@ async function main(): Promise<void> {
               })),
           },
         ];
-        for (const c of cases) {
+        for (const c of cases.filter((k) => k.name.includes(CASE_FILTER))) {
           // warm path: both sides run the case first (JIT, caches, connections), unmeasured
           await runLoad(upstream.url, await c.direct(WARMUP), CONCURRENCY);
           await runLoad(server.url, await c.gateway(WARMUP), CONCURRENCY);

@@ -98,7 +98,11 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
     process.execPath,
     [
       // BENCH_PROFILE=<dir> writes a CPU profile of the server there
+      // (BENCH_PROFILE_INTERVAL: its sampling interval in µs, default 1000)
       ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
+      ...(process.env.BENCH_PROFILE && process.env.BENCH_PROFILE_INTERVAL
+        ? [`--cpu-prof-interval=${process.env.BENCH_PROFILE_INTERVAL}`]
+        : []),
       new URL('../packages/server/bin/custos.js', import.meta.url).pathname,
       'serve',
       '--port',

@@ -49,6 +49,13 @@ describe('HTTP gateway end to end (sqlite)', () => {
         }, 10);
         return;
       }
+      if (req.url === '/v1/big') {
+        // larger than the gateway relays whole: streamed, with its declared length
+        const text = 'z'.repeat(100 * 1024);
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(text.length) });
+        res.end(text);
+        return;
+      }
       let size = 0;
       req.on('data', (chunk: Buffer) => {
         size += chunk.length;
@@ -74,6 +81,7 @@ describe('HTTP gateway end to end (sqlite)', () => {
           { method: 'DELETE', path: '/invoices/{id}' },
           { method: 'POST', path: '/upload' },
           { method: 'GET', path: '/stream' },
+          { method: 'GET', path: '/big' },
           { method: 'GET', path: '/limited' },
         ],
         auth: { type: 'bearer', secret: 'billing-token' },
@@ -104,6 +112,7 @@ describe('HTTP gateway end to end (sqlite)', () => {
     await grant('http:GET', 'GET /invoices/{id}', 'context.params.id != "13"');
     await grant('http:POST', 'POST /upload');
     await grant('http:GET', 'GET /stream');
+    await grant('http:GET', 'GET /big');
     await grant('http:GET', 'GET /limited');
     client = createAgentClient({
       issuer: t.config.issuer,
@@ -197,6 +206,15 @@ describe('HTTP gateway end to end (sqlite)', () => {
     assert.equal(response.status, 200);
     assert.equal(response.headers.get('x-upstream-hop'), null);
     assert.equal(await response.text(), 'chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n');
+  });
+
+  it('relays a response larger than it buffers, with its declared length', async () => {
+    const response = await call('/big');
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('content-length'), String(100 * 1024));
+    const text = await response.text();
+    assert.equal(text.length, 100 * 1024);
+    assert.match(text, /^z+$/);
   });
 
   it('streams bodies up to the limit and refuses larger ones', async () => {

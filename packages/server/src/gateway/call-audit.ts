@@ -82,10 +82,11 @@ export class CallAudit {
    * `durable` mode: records the authorization and claims the DPoP proof in the
    * database (single use on every node), and resolves once both are durable.
    * Throws `unavailable` if they could not be written, `invalid_dpop_proof` on a replay.
+   * The entry is built only then: in `fast` mode nothing of it is on the call's path.
    */
   async authorize(
     actor: Actor,
-    entry: AuditEntry,
+    entry: () => AuditEntry,
     proof: { key: string; jti: string; expiresAt: number } | null,
   ): Promise<void> {
     if (this.settings.mode !== 'durable') return;
@@ -93,7 +94,7 @@ export class CallAudit {
       ...(proof
         ? [claimJtiStatement(`dpop:${proof.key}`, proof.jti, proof.expiresAt, 'proof_replayed')]
         : []),
-      auditStatement(this.deps.clock, actor, entry),
+      auditStatement(this.deps.clock, actor, entry()),
     ];
     let outcome: Awaited<ReturnType<GroupCommitter['submit']>>;
     try {

@@ -405,11 +405,11 @@ export async function authorizeCall(
   }
   await deps.audit.authorize(
     actor,
-    {
+    () => ({
       action: 'gateway.authorize',
       target: auditTarget(facts.resource),
       details: { ...baseOf(), ...decided },
-    },
+    }),
     caller.proof && caller.jkt
       ? { key: caller.jkt, jti: caller.proof.jti, expiresAt: caller.proof.iat * 1000 + deps.dpopWindowMs }
       : null,

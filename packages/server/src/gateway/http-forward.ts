@@ -1,4 +1,9 @@
-import http, { type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import http, {
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type ServerResponse,
+} from 'node:http';
 import https from 'node:https';
 
 /** Connection-scoped headers (RFC 9110 §7.6.1) and the caller's credentials: never forwarded. */
@@ -129,5 +134,68 @@ export function readBody(stream: NodeJS.ReadableStream, limit: number): Promise<
       if (!over) resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
     });
     stream.once('error', reject);
+  });
+}
+
+/**
+ * Bodies with a declared length up to this size are read whole and written in
+ * one piece (head and body in one write, no stream plumbing per call); larger
+ * ones and bodies without a declared length (SSE, chunked) are streamed.
+ */
+export const WHOLE_BODY_LIMIT = 64 * 1024;
+
+/** The declared length of a message's body, when it has a valid one and no transfer coding. */
+export function declaredLength(headers: IncomingHttpHeaders): number | null {
+  const value = headers['content-length'];
+  if (value === undefined || headers['transfer-encoding'] !== undefined || !/^\d{1,15}$/.test(value))
+    return null;
+  return Number(value);
+}
+
+/**
+ * Relays an upstream response to the agent with the given status and headers:
+ * small bodies of declared length whole, others streamed as they come.
+ * Resolves with the bytes relayed once the body has been passed on, or when
+ * either side goes away (the agent's response is destroyed if the upstream's
+ * fails midway; a failure before anything was sent rejects, so the caller can
+ * still answer with an error).
+ */
+export function relayResponse(
+  upstream: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  headers: OutgoingHttpHeaders,
+): Promise<number> {
+  const length = declaredLength(upstream.headers);
+  if (length !== null && length <= WHOLE_BODY_LIMIT) {
+    return new Promise<number>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      upstream.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        chunks.push(chunk);
+      });
+      upstream.once('end', () => {
+        res.writeHead(status, headers);
+        res.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+        resolve(bytes);
+      });
+      upstream.once('error', reject);
+      res.once('close', () => resolve(bytes));
+    });
+  }
+  res.writeHead(status, headers);
+  let bytes = 0;
+  upstream.on('data', (chunk: Buffer) => {
+    bytes += chunk.length;
+  });
+  return new Promise<number>((resolve) => {
+    upstream.pipe(res);
+    upstream.once('end', () => resolve(bytes));
+    upstream.once('error', () => {
+      res.destroy();
+      resolve(bytes);
+    });
+    res.once('close', () => resolve(bytes));
   });
 }

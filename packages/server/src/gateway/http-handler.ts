@@ -4,7 +4,15 @@ import { approvalView } from '../governance/approvals.js';
 import { authorizeCall, CallRefused, type CallResult } from './call-pipeline.js';
 import type { GatewayContext, HttpApiState } from './context.js';
 import { GatewayError } from './gateway-error.js';
-import { forwardRequestHeaders, forwardResponseHeaders, sendUpstream } from './http-forward.js';
+import {
+  declaredLength,
+  forwardRequestHeaders,
+  forwardResponseHeaders,
+  readBody,
+  relayResponse,
+  sendUpstream,
+  WHOLE_BODY_LIMIT,
+} from './http-forward.js';
 import { matchPattern } from './route-pattern.js';
 import type { VerifiedCaller } from './token-check.js';
 import { HTTP_METHODS, type HttpMethod, routeId } from './upstream-spec.js';
@@ -168,12 +176,32 @@ export async function handleHttpApi(
     ...(hasBody && req.headers['content-length'] ? { 'content-length': req.headers['content-length'] } : {}),
   };
   let result: CallResult;
-  const cap = hasBody ? byteCap(ctx.settings.bodyLimit, counter) : null;
+  // a small body of declared length is read whole (the parser holds it to that length) and
+  // sent in one write; others stream through the size cap
+  const length = hasBody ? declaredLength(req.headers) : null;
+  let whole: Buffer | null = null;
+  if (length !== null && length <= WHOLE_BODY_LIMIT) {
+    whole = await readBody(req, length).catch(() => null);
+    if (!whole) {
+      // the agent went away (or sent less than it declared): nothing was sent upstream
+      call.finish({
+        upstreamStatus: null,
+        outcome: 'failure',
+        bytesIn: 0,
+        bytesOut: 0,
+        error: 'the request body could not be read',
+      });
+      res.destroy();
+      return;
+    }
+    counter.bytes = whole.length;
+  }
+  const cap = hasBody && !whole ? byteCap(ctx.settings.bodyLimit, counter) : null;
   const { response, abort } = sendUpstream({
     url,
     method,
     headers,
-    body: cap ? req.pipe(cap) : null,
+    body: whole ?? (cap ? req.pipe(cap) : null),
     timeoutMs: ctx.settings.upstreamTimeoutMs,
   });
   cap?.once('error', () => abort());
@@ -184,19 +212,9 @@ export async function handleHttpApi(
     const upstream = await response;
     const status = upstream.statusCode ?? 502;
     if (status === 401 || status === 403) ctx.credentials.refused(`http:${api.name}`);
-    res.writeHead(status, { ...forwardResponseHeaders(upstream.headers, 'http'), 'x-request-id': requestId });
-    let bytesOut = 0;
-    upstream.on('data', (chunk: Buffer) => {
-      bytesOut += chunk.length;
-    });
-    await new Promise<void>((resolve) => {
-      upstream.pipe(res);
-      upstream.once('end', resolve);
-      upstream.once('error', () => {
-        res.destroy();
-        resolve();
-      });
-      res.once('close', resolve);
+    const bytesOut = await relayResponse(upstream, res, status, {
+      ...forwardResponseHeaders(upstream.headers, 'http'),
+      'x-request-id': requestId,
     });
     result = {
       upstreamStatus: status,

@@ -1,5 +1,10 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { closeUpstreamConnections, forwardResponseHeaders, sendUpstream } from './http-forward.js';
+import {
+  closeUpstreamConnections,
+  forwardResponseHeaders,
+  relayResponse,
+  sendUpstream,
+} from './http-forward.js';
 import { asMessage, isObject, type JsonRpcId, type JsonRpcResponse } from './json-rpc.js';
 
 export { closeUpstreamConnections };
@@ -150,19 +155,9 @@ export async function relay(
     upstream.resume();
     return { status, bytes: 0 };
   }
-  res.writeHead(status, { ...forwardResponseHeaders(upstream.headers, 'mcp'), 'cache-control': 'no-store' });
-  let bytes = 0;
-  upstream.on('data', (chunk: Buffer) => {
-    bytes += chunk.length;
-  });
-  await new Promise<void>((resolve) => {
-    upstream.pipe(res);
-    upstream.once('end', resolve);
-    upstream.once('error', () => {
-      res.destroy();
-      resolve();
-    });
-    res.once('close', resolve);
+  const bytes = await relayResponse(upstream, res, status, {
+    ...forwardResponseHeaders(upstream.headers, 'mcp'),
+    'cache-control': 'no-store',
   });
   return { status, bytes };
 }
