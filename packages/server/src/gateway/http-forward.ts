@@ -114,8 +114,27 @@ export function sendUpstream(request: UpstreamRequest): {
   return { response, abort: () => req.destroy() };
 }
 
+/**
+ * The body of a message that has already arrived in full (a small one usually
+ * comes in the same read as its head), taken at once: no stream events, no
+ * turn of the event loop. Null when it has not all arrived, or is being read.
+ * All of it has arrived when the parser says the message is complete, or when
+ * it holds the declared length (the parser never passes on more than that).
+ */
+function arrived(message: IncomingMessage): Buffer | null {
+  if (message.readableFlowing !== null || message.readableDidRead) return null;
+  const length = declaredLength(message.headers);
+  if (!message.complete && (length === null || message.readableLength !== length)) return null;
+  const data = message.readableLength > 0 ? (message.read(message.readableLength) as Buffer | null) : null;
+  // flowing from here on, so the message ends (an upstream response's end returns its connection to the pool)
+  message.resume();
+  return data ?? Buffer.alloc(0);
+}
+
 /** Reads a whole body, refusing more than `limit` bytes (resolves null then). */
-export function readBody(stream: NodeJS.ReadableStream, limit: number): Promise<Buffer | null> {
+export function readBody(stream: IncomingMessage, limit: number): Promise<Buffer | null> {
+  const whole = arrived(stream);
+  if (whole) return Promise.resolve(whole.length > limit ? null : whole);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -168,6 +187,12 @@ export function relayResponse(
 ): Promise<number> {
   const length = declaredLength(upstream.headers);
   if (length !== null && length <= WHOLE_BODY_LIMIT) {
+    const whole = arrived(upstream);
+    if (whole) {
+      res.writeHead(status, headers);
+      res.end(whole);
+      return Promise.resolve(whole.length);
+    }
     return new Promise<number>((resolve, reject) => {
       const chunks: Buffer[] = [];
       let bytes = 0;

@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { readBody, relayResponse, sendUpstream, WHOLE_BODY_LIMIT } from './http-forward.js';
+
+/** Sends raw bytes to a server in the given pieces (a pause between them) and returns the raw answer. */
+async function rawExchange(port: number, pieces: readonly string[], pauseMs = 30): Promise<string> {
+  const socket = connect(port, '127.0.0.1');
+  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  let answer = '';
+  socket.on('data', (chunk: Buffer) => {
+    answer += chunk.toString('latin1');
+  });
+  for (const piece of pieces) {
+    socket.write(piece);
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  }
+  await new Promise<void>((resolve) => {
+    const check = () => (/\r\n\r\n/.test(answer) ? resolve() : setTimeout(check, 5));
+    check();
+  });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  socket.destroy();
+  return answer;
+}
+
+describe('reading and relaying bodies', () => {
+  let server: http.Server;
+  let port = 0;
+  let handler: (req: IncomingMessage, res: ServerResponse) => void = () => undefined;
+  before(async () => {
+    server = http.createServer((req, res) => handler(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  const echoLength = (limit: number) => {
+    handler = (req, res) => {
+      // after a microtask, as the gateway reads it (its handlers await before reading)
+      void Promise.resolve().then(async () => {
+        const body = await readBody(req, limit);
+        res.end(body === null ? 'over' : `${body.length}:${body.toString('latin1')}`);
+      });
+    };
+  };
+
+  it('reads a body that came with its head, and one that comes later', async () => {
+    echoLength(1024);
+    const head = 'POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 11\r\nconnection: close\r\n\r\n';
+    assert.match(await rawExchange(port, [`${head}hello world`]), /\r\n\r\n11:hello world$/);
+    assert.match(await rawExchange(port, [head, 'hello', ' world']), /\r\n\r\n11:hello world$/);
+    const chunked = 'POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n';
+    assert.match(
+      await rawExchange(port, [`${chunked}5\r\nhello\r\n`, '6\r\n world\r\n0\r\n\r\n']),
+      /\r\n\r\n11:hello world$/,
+    );
+  });
+
+  it('refuses a body over the limit, whether it came at once or in pieces', async () => {
+    echoLength(4);
+    const head = 'POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 11\r\nconnection: close\r\n\r\n';
+    assert.match(await rawExchange(port, [`${head}hello world`]), /\r\n\r\nover$/);
+    assert.match(await rawExchange(port, [head, 'hello', ' world']), /\r\n\r\nover$/);
+  });
+
+  it('relays small and large responses intact, and reuses the upstream connection', async () => {
+    const sockets = new Set<unknown>();
+    const sizes = [0, 5, WHOLE_BODY_LIMIT, WHOLE_BODY_LIMIT + 1, 300_000];
+    handler = (req, res) => {
+      sockets.add(req.socket);
+      const size = Number(req.url?.slice(1));
+      const text = 'abcdefghij'.repeat(Math.ceil(size / 10)).slice(0, size);
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(size) });
+      res.end(text);
+    };
+    // a proxy in front of it, relaying with relayResponse
+    const proxy = http.createServer((req, res) => {
+      const { response } = sendUpstream({
+        url: new URL(`http://127.0.0.1:${port}${req.url}`),
+        method: 'GET',
+        headers: {},
+        body: null,
+        timeoutMs: 5000,
+      });
+      void response.then(async (upstream) => {
+        const bytes = await relayResponse(upstream, res, upstream.statusCode ?? 502, {
+          'content-length': upstream.headers['content-length'] ?? '0',
+          'x-relayed': 'yes',
+        });
+        assert.equal(bytes, Number(req.url?.slice(1)));
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const proxyPort = (proxy.address() as AddressInfo).port;
+      for (const size of [...sizes, ...sizes]) {
+        const answer = await fetch(`http://127.0.0.1:${proxyPort}/${size}`);
+        assert.equal(answer.headers.get('x-relayed'), 'yes');
+        const text = await answer.text();
+        assert.equal(text.length, size);
+        assert.equal(text, 'abcdefghij'.repeat(Math.ceil(size / 10)).slice(0, size));
+      }
+      // one request at a time: every one went over the same pooled connection
+      assert.equal(sockets.size, 1);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    }
+  });
+});
