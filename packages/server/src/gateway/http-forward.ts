@@ -65,6 +65,18 @@ export function forwardResponseHeaders(
   return out;
 }
 
+/** Base URLs and the issuer, parsed once each (never mutated: each call builds its own upstream URL). */
+const parsedUrls = new Map<string, URL>();
+export function parsedUrl(text: string): URL {
+  let url = parsedUrls.get(text);
+  if (!url) {
+    url = new URL(text);
+    if (parsedUrls.size >= 1024) parsedUrls.clear();
+    parsedUrls.set(text, url);
+  }
+  return url;
+}
+
 const agents = {
   http: new http.Agent({ keepAlive: true, maxSockets: 256, scheduling: 'lifo' }),
   https: new https.Agent({ keepAlive: true, maxSockets: 256, scheduling: 'lifo' }),

@@ -8,6 +8,7 @@ import {
   declaredLength,
   forwardRequestHeaders,
   forwardResponseHeaders,
+  parsedUrl,
   readBody,
   relayResponse,
   sendUpstream,
@@ -45,18 +46,6 @@ function problem(
 
 /** The header an HTTP API call carries an approval reference in. */
 export const APPROVAL_HEADER = 'custos-approval';
-
-/** Base URLs and the issuer, parsed once each (never mutated: each call builds its own upstream URL). */
-const parsedUrls = new Map<string, URL>();
-function parsedUrl(text: string): URL {
-  let url = parsedUrls.get(text);
-  if (!url) {
-    url = new URL(text);
-    if (parsedUrls.size >= 1024) parsedUrls.clear();
-    parsedUrls.set(text, url);
-  }
-  return url;
-}
 
 /** Counts (and caps) the bytes of a streamed request body. */
 function byteCap(limit: number, counter: { bytes: number; over: boolean }): Transform {

@@ -12,7 +12,7 @@ import {
 } from './call-pipeline.js';
 import type { GatewayContext, McpServerState } from './context.js';
 import { GatewayError } from './gateway-error.js';
-import { readBody } from './http-forward.js';
+import { parsedUrl, readBody } from './http-forward.js';
 import {
   asMessage,
   isNotification,
@@ -189,7 +189,7 @@ async function upstreamTarget(ctx: GatewayContext, state: McpServerState): Promi
   const transport = state.server.spec.transport;
   if (transport.type !== 'http') return null;
   return {
-    url: new URL(transport.url),
+    url: parsedUrl(transport.url),
     headers: await ctx.credentials.headers(`mcp:${state.server.name}`, state.server.spec.auth),
     timeoutMs: ctx.settings.upstreamTimeoutMs,
   };
