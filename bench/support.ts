@@ -100,6 +100,8 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
       // BENCH_PROFILE=<dir> writes a CPU profile of the server there
       // (BENCH_PROFILE_INTERVAL: its sampling interval in µs, default 1000)
       ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
+      // BENCH_SERVER_FLAGS: Node/V8 flags for the server process only (e.g. GC settings to compare)
+      ...(process.env.BENCH_SERVER_FLAGS?.split(' ').filter((f) => f !== '') ?? []),
       ...(process.env.BENCH_PROFILE && process.env.BENCH_PROFILE_INTERVAL
         ? [`--cpu-prof-interval=${process.env.BENCH_PROFILE_INTERVAL}`]
         : []),
