@@ -82,7 +82,10 @@ export interface PreparsedSlot {
 }
 
 export class PreparsedPool {
-  private readonly entries = new Map<string, PreparsedSlot & { readonly validUntil: number }>();
+  private readonly entries = new Map<
+    string,
+    PreparsedSlot & { readonly key: string; readonly validUntil: number }
+  >();
 
   constructor(private readonly capacity = 2048) {}
 
@@ -98,8 +101,9 @@ export class PreparsedPool {
   ): PreparsedSlot | null {
     const hit = this.entries.get(key);
     if (hit && now < hit.validUntil) {
-      this.entries.delete(key);
-      this.entries.set(key, hit);
+      // re-inserted under the key string it was stored with: the one built for this lookup dies young
+      this.entries.delete(hit.key);
+      this.entries.set(hit.key, hit);
       return hit.count === 0 ? null : hit;
     }
     const built = build();
@@ -118,6 +122,7 @@ export class PreparsedPool {
       }
     }
     const entry = {
+      key,
       slot,
       validUntil: built.validUntil,
       count: built.count,

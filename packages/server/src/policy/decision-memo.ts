@@ -240,7 +240,13 @@ function textOf(entity: EntityJson): string | null {
  * before the memo is consulted.
  */
 export class DecisionMemo {
-  private readonly entries = new Map<string, SetDecision>();
+  /**
+   * Answers by key, each with the key string it was stored under: a hit moves
+   * the entry to the end re-inserted with that string, so the key text each
+   * lookup builds dies young instead of being kept (and promoted out of the
+   * young generation) by the map.
+   */
+  private readonly entries = new Map<string, { readonly key: string; readonly decision: SetDecision }>();
   private chars = 0;
 
   /** At most `capacity` answers, and keys of at most `maxChars` characters in all (memory stays a few MB). */
@@ -253,9 +259,9 @@ export class DecisionMemo {
     const hit = this.entries.get(key);
     if (hit) {
       this.entries.delete(key);
-      this.entries.set(key, hit);
+      this.entries.set(hit.key, hit);
     }
-    return hit;
+    return hit?.decision;
   }
 
   /** Remembers an answer; it is frozen, as every caller gets the same object. */
@@ -274,7 +280,7 @@ export class DecisionMemo {
       this.entries.delete(oldest);
       this.chars -= oldest.length;
     }
-    this.entries.set(key, frozen);
+    this.entries.set(key, { key, decision: frozen });
     this.chars += key.length;
     return frozen;
   }
