@@ -70,6 +70,7 @@ describe('reading and relaying bodies', () => {
 
   it('relays small and large responses intact, and reuses the upstream connection', async () => {
     const sockets = new Set<unknown>();
+    const relayed: number[] = [];
     const sizes = [0, 5, WHOLE_BODY_LIMIT, WHOLE_BODY_LIMIT + 1, 300_000];
     handler = (req, res) => {
       sockets.add(req.socket);
@@ -87,13 +88,17 @@ describe('reading and relaying bodies', () => {
         body: null,
         timeoutMs: 5000,
       });
-      void response.then(async (upstream) => {
-        const bytes = await relayResponse(upstream, res, upstream.statusCode ?? 502, {
-          'content-length': upstream.headers['content-length'] ?? '0',
-          'x-relayed': 'yes',
-        });
-        assert.equal(bytes, Number(req.url?.slice(1)));
-      });
+      void response
+        .then((upstream) =>
+          relayResponse(upstream, res, upstream.statusCode ?? 502, {
+            'content-length': upstream.headers['content-length'] ?? '0',
+            'x-relayed': 'yes',
+          }),
+        )
+        .then(
+          (bytes) => relayed.push(bytes),
+          () => res.destroy(),
+        );
     });
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     try {
@@ -107,9 +112,96 @@ describe('reading and relaying bodies', () => {
       }
       // one request at a time: every one went over the same pooled connection
       assert.equal(sockets.size, 1);
+      assert.deepEqual(relayed, [...sizes, ...sizes], 'each relay counts the bytes it passed on');
     } finally {
       proxy.closeAllConnections();
       await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    }
+  });
+
+  it('rejects a body whose sender goes away before or while it is read, and one that stalls', async () => {
+    const outcomes: string[] = [];
+    const reading = (delayMs: number, timeoutMs = 0) => {
+      handler = (req, res) => {
+        setTimeout(() => {
+          readBody(req, 1024, timeoutMs).then(
+            (body) => {
+              outcomes.push(`read ${body?.length}`);
+              res.end();
+            },
+            (error: Error) => {
+              outcomes.push(`rejected: ${error.message}`);
+              res.destroy();
+            },
+          );
+        }, delayMs);
+      };
+    };
+    const settled = async (n: number) => {
+      for (let i = 0; i < 200 && outcomes.length < n; i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    const partial = 'POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 11\r\n\r\nhello';
+    const send = async (text: string, keepMs: number) => {
+      const socket = connect(port, '127.0.0.1');
+      await new Promise<void>((resolve) => socket.once('connect', resolve));
+      socket.write(text);
+      await new Promise((r) => setTimeout(r, keepMs));
+      socket.destroy();
+    };
+    // gone before the handler reads (it reads 100 ms later)
+    reading(100);
+    await send(partial, 20);
+    await settled(1);
+    // gone while the handler waits for the rest
+    reading(0);
+    await send(partial, 50);
+    await settled(2);
+    // still connected, but the rest never comes: the timeout
+    reading(0, 100);
+    await send(partial, 400);
+    await settled(3);
+    assert.equal(outcomes.length, 3, outcomes.join('; '));
+    assert.equal(outcomes[0], 'rejected: the body ended before it was complete');
+    // (Node reports a connection reset while it is being read as `aborted`)
+    assert.match(outcomes[1] ?? '', /^rejected: (aborted|the body ended before it was complete)$/);
+    assert.equal(outcomes[2], 'rejected: the body did not arrive within 0.1 s');
+  });
+
+  it('refuses an upstream status that is not one, whenever the body arrives, without crashing', async () => {
+    // a raw upstream answering `042`, its body in two pieces (the whole-body path waits for the second)
+    const { createServer } = await import('node:net');
+    const raw = createServer((socket) => {
+      socket.once('data', () => {
+        socket.write('HTTP/1.1 042 X\r\ncontent-length: 4\r\n\r\nab');
+        setTimeout(() => socket.end('cd'), 30);
+      });
+    });
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    const rawPort = (raw.address() as AddressInfo).port;
+    const proxy = http.createServer((req, res) => {
+      const { response } = sendUpstream({
+        url: new URL(`http://127.0.0.1:${rawPort}${req.url}`),
+        method: 'GET',
+        headers: {},
+        body: null,
+        timeoutMs: 5000,
+      });
+      response
+        .then((upstream) => relayResponse(upstream, res, upstream.statusCode ?? 502, {}))
+        .then(
+          () => res.end(),
+          (error: Error) => res.writeHead(502).end(error.message),
+        );
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const answer = await fetch(`http://127.0.0.1:${(proxy.address() as AddressInfo).port}/`);
+      assert.equal(answer.status, 502);
+      assert.equal(await answer.text(), 'the upstream answered with an invalid status (42)');
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+      await new Promise<void>((resolve) => raw.close(() => resolve()));
     }
   });
 });

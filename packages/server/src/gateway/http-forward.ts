@@ -143,28 +143,44 @@ function arrived(message: IncomingMessage): Buffer | null {
   return data ?? Buffer.alloc(0);
 }
 
-/** Reads a whole body, refusing more than `limit` bytes (resolves null then). */
-export function readBody(stream: IncomingMessage, limit: number): Promise<Buffer | null> {
+/**
+ * Reads a whole body, refusing more than `limit` bytes (resolves null then).
+ * Rejects when the body cannot arrive in full: its sender went away before or
+ * while it was read (the message was destroyed or closed before its end), or
+ * it took longer than `timeoutMs` (when given).
+ */
+export function readBody(stream: IncomingMessage, limit: number, timeoutMs = 0): Promise<Buffer | null> {
   const whole = arrived(stream);
   if (whole) return Promise.resolve(whole.length > limit ? null : whole);
+  if (stream.destroyed) return Promise.reject(new Error('the body ended before it was complete'));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let over = false;
+    let settled = false;
+    const settle = (outcome: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      outcome();
+    };
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(
+            () => settle(() => reject(new Error(`the body did not arrive within ${timeoutMs / 1000} s`))),
+            timeoutMs,
+          )
+        : undefined;
     stream.on('data', (chunk: Buffer) => {
-      if (over) return;
+      if (settled) return;
       size += chunk.length;
-      if (size > limit) {
-        over = true;
-        resolve(null);
-        return;
-      }
-      chunks.push(chunk);
+      if (size > limit) settle(() => resolve(null));
+      else chunks.push(chunk);
     });
-    stream.once('end', () => {
-      if (!over) resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
-    });
-    stream.once('error', reject);
+    stream.once('end', () =>
+      settle(() => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks))),
+    );
+    stream.once('error', (error) => settle(() => reject(error)));
+    stream.once('close', () => settle(() => reject(new Error('the body ended before it was complete'))));
   });
 }
 
@@ -197,28 +213,18 @@ export function relayResponse(
   status: number,
   headers: OutgoingHttpHeaders,
 ): Promise<number> {
+  if (!(Number.isInteger(status) && status >= 100 && status <= 599)) {
+    upstream.destroy();
+    return Promise.reject(new Error(`the upstream answered with an invalid status (${status})`));
+  }
   const length = declaredLength(upstream.headers);
   if (length !== null && length <= WHOLE_BODY_LIMIT) {
-    const whole = arrived(upstream);
-    if (whole) {
+    // (the parser holds the body to its declared length; a throw here rejects, for the caller to answer)
+    return readBody(upstream, length).then((body) => {
+      if (res.destroyed) return 0; // the agent went away: nothing was sent
       res.writeHead(status, headers);
-      res.end(whole);
-      return Promise.resolve(whole.length);
-    }
-    return new Promise<number>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let bytes = 0;
-      upstream.on('data', (chunk: Buffer) => {
-        bytes += chunk.length;
-        chunks.push(chunk);
-      });
-      upstream.once('end', () => {
-        res.writeHead(status, headers);
-        res.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
-        resolve(bytes);
-      });
-      upstream.once('error', reject);
-      res.once('close', () => resolve(bytes));
+      res.end(body ?? Buffer.alloc(0));
+      return body?.length ?? 0;
     });
   }
   res.writeHead(status, headers);
@@ -231,6 +237,11 @@ export function relayResponse(
     upstream.once('end', () => resolve(bytes));
     upstream.once('error', () => {
       res.destroy();
+      resolve(bytes);
+    });
+    // an upstream that goes away without ending its body leaves the agent's response unfinished
+    upstream.once('close', () => {
+      if (!upstream.readableEnded) res.destroy();
       resolve(bytes);
     });
     res.once('close', () => resolve(bytes));

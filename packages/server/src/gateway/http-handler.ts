@@ -170,9 +170,9 @@ export async function handleHttpApi(
   const length = hasBody ? declaredLength(req.headers) : null;
   let whole: Buffer | null = null;
   if (length !== null && length <= WHOLE_BODY_LIMIT) {
-    whole = await readBody(req, length).catch(() => null);
+    whole = await readBody(req, length, ctx.settings.upstreamTimeoutMs).catch(() => null);
     if (!whole) {
-      // the agent went away (or sent less than it declared): nothing was sent upstream
+      // the agent went away or stalled (or sent less than it declared): nothing was sent upstream
       call.finish({
         upstreamStatus: null,
         outcome: 'failure',

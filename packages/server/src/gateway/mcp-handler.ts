@@ -204,7 +204,11 @@ async function post(
   session: McpSession | null,
   requestId: string,
 ): Promise<void> {
-  const body = await readBody(req, ctx.settings.bodyLimit);
+  const body = await readBody(req, ctx.settings.bodyLimit, ctx.settings.upstreamTimeoutMs).catch(
+    (error: unknown) => {
+      throw new GatewayError('invalid_request', 'the request body could not be read', {}, { cause: error });
+    },
+  );
   if (body === null)
     throw new GatewayError('payload_too_large', `the request body exceeds ${ctx.settings.bodyLimit} bytes`);
   let parsed: unknown;
