@@ -151,6 +151,8 @@ export class MonitorPipeline {
     for (;;) {
       const more = await this.batch();
       if (!more) break;
+      // a batch's read is one synchronous query on SQLite: requests get the loop between batches
+      await yieldToLoop();
       if (clock.now() > this.leaseUntil - LEASE_MS / 2 && !(await this.holdLease())) return;
     }
     await this.deps.deliverer.round();
