@@ -117,6 +117,7 @@ async function main(): Promise<void> {
   const bareProxy = await startBareProxy(upstream.url);
   const rows: Row[] = [];
   const pacing = { late: 0, sent: 0 };
+  const gcLines: string[] = [];
   try {
     for (const mode of MODES) {
       const server = await startBenchServer({
@@ -377,6 +378,17 @@ async function main(): Promise<void> {
             threads: threadSplit(new Map(), threads, Math.max(1, saturated.gateway.ok)),
           });
         }
+        // the server's garbage collections over the whole run of this mode (the main source of the p99)
+        const metrics = await (await fetch(`${server.url}/metrics`)).text();
+        const gc = (kind: string, what: 'count' | 'sum') =>
+          Number(
+            new RegExp(`^custos_nodejs_gc_duration_seconds_${what}\\{kind="${kind}"\\} (\\S+)$`, 'm').exec(
+              metrics,
+            )?.[1] ?? 0,
+          );
+        gcLines.push(
+          `- audit ${mode}: ${['minor', 'incremental', 'major'].map((k) => `${gc(k, 'count')} ${k} (${(1000 * gc(k, 'sum')).toFixed(0)} ms)`).join(', ')}`,
+        );
       } finally {
         await server.stop();
       }
@@ -416,6 +428,9 @@ async function main(): Promise<void> {
     '',
     'gateway CPU µs/call by thread (at saturation):',
     ...rows.map((r) => `- ${r.name}: ${r.threads}`),
+    '',
+    "gateway garbage collections over each server's whole run (warm-up, saturation and moderate load), count and total pause:",
+    ...gcLines,
     '',
     'bare proxy: the simplest Node.js reverse proxy (bench/bare-proxy.ts: keep-alive http.request, no authentication, decision or record) in front of the same upstream, measured in the same interleaved rounds: what any Node.js proxy hop adds on this machine.',
     '',
