@@ -18,7 +18,8 @@
  * latencies are printed too, as latency at saturation.
  *
  * Run: npm run bench -- gateway   (env BENCH_CALLS, BENCH_PACED_CALLS, BENCH_RATE, BENCH_CONCURRENCY,
- * BENCH_MODES=fast, BENCH_CASES=<part of a case name>)
+ * BENCH_MODES=fast, BENCH_CASES=<part of a case name>, BENCH_PACED_SOCKETS: connections of the
+ * open loop, default 16)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -348,7 +349,12 @@ async function main(): Promise<void> {
               [paced.bare, bareProxy.url, await c.gateway(n)],
               [paced.gateway, server.url, await c.gateway(n)],
             ] as const) {
-              const run = await runPaced(target, requests, RATE);
+              const run = await runPaced(
+                target,
+                requests,
+                RATE,
+                Number(process.env.BENCH_PACED_SOCKETS ?? 16),
+              );
               side.push(run);
               pacing.late += run.late;
               pacing.sent += run.ok + run.failed;

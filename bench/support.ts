@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,7 +116,12 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
     ],
     {
       env: { ...process.env, CUSTOS_BOOTSTRAP_TOKEN: adminToken, ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      // BENCH_STDOUT=<file>: the server's stdout goes there (e.g. with BENCH_SERVER_FLAGS=--trace-gc-nvp)
+      stdio: [
+        'ignore',
+        process.env.BENCH_STDOUT ? openSync(process.env.BENCH_STDOUT, 'w') : 'ignore',
+        'pipe',
+      ],
     },
   );
   const url = `http://127.0.0.1:${port}`;
