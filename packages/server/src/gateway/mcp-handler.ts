@@ -290,7 +290,11 @@ async function post(
   let call: Awaited<ReturnType<typeof authorizeCall>>;
   try {
     call = await authorizeCall(ctx.pipeline, caller, {
-      ...facts,
+      // members named one by one, not spread: see `entry` in call-pipeline.ts
+      action: facts.action,
+      resource: facts.resource,
+      context: facts.context,
+      args: facts.args,
       gateway: 'mcp',
       upstream: `mcp:${state.server.name}`,
       upstreamName: state.server.name,
@@ -301,7 +305,7 @@ async function post(
       sourceAddress,
       requestId,
       approval: approvalReference(message),
-      shown: { server: state.server.name, method: message.method, ...facts.context },
+      shown: Object.assign({ server: state.server.name, method: message.method }, facts.context),
     });
   } catch (error) {
     if (!(error instanceof CallRefused)) throw error;
