@@ -156,14 +156,16 @@ export async function handleHttpApi(
   const counter = { bytes: 0, over: false };
   const hasBody =
     method !== 'GET' && method !== 'HEAD' && (declared > 0 || req.headers['transfer-encoding'] !== undefined);
-  const headers = {
-    ...forwardRequestHeaders(req.headers),
-    ...(await ctx.credentials.headers(`http:${api.name}`, api.spec.auth)),
-    'x-request-id': requestId,
-    'x-forwarded-for': req.socket.remoteAddress ?? '',
-    'x-forwarded-proto': parsedUrl(ctx.settings.issuer).protocol.replace(':', ''),
-    ...(hasBody && req.headers['content-length'] ? { 'content-length': req.headers['content-length'] } : {}),
-  };
+  // set on the forwarded copy one by one rather than spread together (see `entry` in call-pipeline.ts)
+  const headers = forwardRequestHeaders(req.headers);
+  for (const [name, value] of Object.entries(
+    await ctx.credentials.headers(`http:${api.name}`, api.spec.auth),
+  ))
+    headers[name] = value;
+  headers['x-request-id'] = requestId;
+  headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
+  headers['x-forwarded-proto'] = parsedUrl(ctx.settings.issuer).protocol.replace(':', '');
+  if (hasBody && req.headers['content-length']) headers['content-length'] = req.headers['content-length'];
   let result: CallResult;
   // a small body of declared length is read whole (the parser holds it to that length) and
   // sent in one write; others stream through the size cap
@@ -201,10 +203,9 @@ export async function handleHttpApi(
     const upstream = await response;
     const status = upstream.statusCode ?? 502;
     if (status === 401 || status === 403) ctx.credentials.refused(`http:${api.name}`);
-    const bytesOut = await relayResponse(upstream, res, status, {
-      ...forwardResponseHeaders(upstream.headers, 'http'),
-      'x-request-id': requestId,
-    });
+    const answerHeaders = forwardResponseHeaders(upstream.headers, 'http');
+    answerHeaders['x-request-id'] = requestId;
+    const bytesOut = await relayResponse(upstream, res, status, answerHeaders);
     result = {
       upstreamStatus: status,
       outcome: status < 500 ? 'success' : 'failure',

@@ -89,13 +89,17 @@ function upstreamHeaders(
   protocolVersion: string | null,
   length: number | null,
 ): OutgoingHttpHeaders {
-  return {
-    ...target.headers,
-    accept: 'application/json, text/event-stream',
-    ...(length !== null ? { 'content-type': 'application/json', 'content-length': length } : {}),
-    ...(sessionId ? { 'mcp-session-id': sessionId } : {}),
-    ...(protocolVersion ? { 'mcp-protocol-version': protocolVersion } : {}),
-  };
+  // set one by one on a copy rather than spread together (see `entry` in call-pipeline.ts)
+  const headers: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(target.headers)) headers[name] = value;
+  headers.accept = 'application/json, text/event-stream';
+  if (length !== null) {
+    headers['content-type'] = 'application/json';
+    headers['content-length'] = length;
+  }
+  if (sessionId) headers['mcp-session-id'] = sessionId;
+  if (protocolVersion) headers['mcp-protocol-version'] = protocolVersion;
+  return headers;
 }
 
 /** POSTs one message and waits for its response (list methods and `initialize`, which the gateway reads). */
@@ -138,13 +142,12 @@ export async function relay(
   res: ServerResponse,
   extraHeaders: OutgoingHttpHeaders = {},
 ): Promise<{ status: number; bytes: number }> {
+  const headers = upstreamHeaders(target, sessionId, protocolVersion, body ? body.length : null);
+  for (const [name, value] of Object.entries(extraHeaders)) headers[name] = value;
   const { response, abort } = sendUpstream({
     url: target.url,
     method,
-    headers: {
-      ...upstreamHeaders(target, sessionId, protocolVersion, body ? body.length : null),
-      ...extraHeaders,
-    },
+    headers,
     body,
     timeoutMs: method === 'GET' ? 0 : target.timeoutMs,
   });
@@ -155,10 +158,9 @@ export async function relay(
     upstream.resume();
     return { status, bytes: 0 };
   }
-  const bytes = await relayResponse(upstream, res, status, {
-    ...forwardResponseHeaders(upstream.headers, 'mcp'),
-    'cache-control': 'no-store',
-  });
+  const answerHeaders = forwardResponseHeaders(upstream.headers, 'mcp');
+  answerHeaders['cache-control'] = 'no-store';
+  const bytes = await relayResponse(upstream, res, status, answerHeaders);
   return { status, bytes };
 }
 
