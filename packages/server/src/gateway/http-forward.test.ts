@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { type AddressInfo, connect } from 'node:net';
+import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { readBody, relayResponse, sendUpstream, WHOLE_BODY_LIMIT } from './http-forward.js';
 
@@ -23,6 +23,40 @@ async function rawExchange(port: number, pieces: readonly string[], pauseMs = 30
   await new Promise((resolve) => setTimeout(resolve, 20));
   socket.destroy();
   return answer;
+}
+
+/**
+ * A proxy in front of `upstreamPort` that relays each GET with `relayResponse`
+ * and tells `settle` how the relay ended (bytes passed on, or the rejection).
+ */
+async function relayingProxy(
+  upstreamPort: number,
+  headersOf: (upstream: IncomingMessage) => OutgoingHttpHeaders,
+  settle: (res: ServerResponse, outcome: { bytes: number } | { error: Error }) => void,
+): Promise<{ port: number; close(): Promise<void> }> {
+  const proxy = http.createServer((req, res) => {
+    const { response } = sendUpstream({
+      url: new URL(`http://127.0.0.1:${upstreamPort}${req.url}`),
+      method: 'GET',
+      headers: {},
+      body: null,
+      timeoutMs: 5000,
+    });
+    void response
+      .then((upstream) => relayResponse(upstream, res, upstream.statusCode ?? 502, headersOf(upstream)))
+      .then(
+        (bytes) => settle(res, { bytes }),
+        (error: Error) => settle(res, { error }),
+      );
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (proxy.address() as AddressInfo).port,
+    close: async () => {
+      proxy.closeAllConnections();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    },
+  };
 }
 
 describe('reading and relaying bodies', () => {
@@ -80,31 +114,14 @@ describe('reading and relaying bodies', () => {
       res.end(text);
     };
     // a proxy in front of it, relaying with relayResponse
-    const proxy = http.createServer((req, res) => {
-      const { response } = sendUpstream({
-        url: new URL(`http://127.0.0.1:${port}${req.url}`),
-        method: 'GET',
-        headers: {},
-        body: null,
-        timeoutMs: 5000,
-      });
-      void response
-        .then((upstream) =>
-          relayResponse(upstream, res, upstream.statusCode ?? 502, {
-            'content-length': upstream.headers['content-length'] ?? '0',
-            'x-relayed': 'yes',
-          }),
-        )
-        .then(
-          (bytes) => relayed.push(bytes),
-          () => res.destroy(),
-        );
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const proxy = await relayingProxy(
+      port,
+      (upstream) => ({ 'content-length': upstream.headers['content-length'] ?? '0', 'x-relayed': 'yes' }),
+      (res, outcome) => ('bytes' in outcome ? relayed.push(outcome.bytes) : res.destroy()),
+    );
     try {
-      const proxyPort = (proxy.address() as AddressInfo).port;
       for (const size of [...sizes, ...sizes]) {
-        const answer = await fetch(`http://127.0.0.1:${proxyPort}/${size}`);
+        const answer = await fetch(`http://127.0.0.1:${proxy.port}/${size}`);
         assert.equal(answer.headers.get('x-relayed'), 'yes');
         const text = await answer.text();
         assert.equal(text.length, size);
@@ -114,8 +131,7 @@ describe('reading and relaying bodies', () => {
       assert.equal(sockets.size, 1);
       assert.deepEqual(relayed, [...sizes, ...sizes], 'each relay counts the bytes it passed on');
     } finally {
-      proxy.closeAllConnections();
-      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+      await proxy.close();
     }
   });
 
@@ -169,7 +185,6 @@ describe('reading and relaying bodies', () => {
 
   it('refuses an upstream status that is not one, whenever the body arrives, without crashing', async () => {
     // a raw upstream answering `042`, its body in two pieces (the whole-body path waits for the second)
-    const { createServer } = await import('node:net');
     const raw = createServer((socket) => {
       socket.once('data', () => {
         socket.write('HTTP/1.1 042 X\r\ncontent-length: 4\r\n\r\nab');
@@ -177,30 +192,17 @@ describe('reading and relaying bodies', () => {
       });
     });
     await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
-    const rawPort = (raw.address() as AddressInfo).port;
-    const proxy = http.createServer((req, res) => {
-      const { response } = sendUpstream({
-        url: new URL(`http://127.0.0.1:${rawPort}${req.url}`),
-        method: 'GET',
-        headers: {},
-        body: null,
-        timeoutMs: 5000,
-      });
-      response
-        .then((upstream) => relayResponse(upstream, res, upstream.statusCode ?? 502, {}))
-        .then(
-          () => res.end(),
-          (error: Error) => res.writeHead(502).end(error.message),
-        );
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const proxy = await relayingProxy(
+      (raw.address() as AddressInfo).port,
+      () => ({}),
+      (res, outcome) => ('bytes' in outcome ? res.end() : res.writeHead(502).end(outcome.error.message)),
+    );
     try {
-      const answer = await fetch(`http://127.0.0.1:${(proxy.address() as AddressInfo).port}/`);
+      const answer = await fetch(`http://127.0.0.1:${proxy.port}/`);
       assert.equal(answer.status, 502);
       assert.equal(await answer.text(), 'the upstream answered with an invalid status (42)');
     } finally {
-      proxy.closeAllConnections();
-      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+      await proxy.close();
       await new Promise<void>((resolve) => raw.close(() => resolve()));
     }
   });
