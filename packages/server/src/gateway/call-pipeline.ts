@@ -245,8 +245,7 @@ export async function authorizeCall(
     outcome,
     reason,
     // Object.assign, not spreads: on this V8, spreading one object literal into another
-    // costs µs and a new hidden class per call (garbage that outlives scavenges); every
-    // key merged here is one of ours, never one taken from the request
+    // costs µs and a new hidden class per call (garbage that outlives scavenges)
     details: Object.assign({}, baseOf(), details),
   });
 
@@ -281,8 +280,7 @@ export async function authorizeCall(
   }
 
   const counts = deps.counters.observe(caller.agentId, resourceText, now);
-  // (Object.assign rather than spreads: see `entry`; the action's members are ours too, the
-  // request's values sit under them, e.g. `input`)
+  // (Object.assign rather than spreads: see `entry`)
   const context: Record<string, unknown> = Object.assign(
     {},
     facts.context,
@@ -418,7 +416,7 @@ export async function authorizeCall(
     () => ({
       action: 'gateway.authorize',
       target: auditTarget(facts.resource),
-      details: { ...baseOf(), ...decided },
+      details: Object.assign({}, baseOf(), decided),
     }),
     caller.proof && caller.jkt
       ? { key: caller.jkt, jti: caller.proof.jti, expiresAt: caller.proof.iat * 1000 + deps.dpopWindowMs }

@@ -156,12 +156,11 @@ export async function handleHttpApi(
   const counter = { bytes: 0, over: false };
   const hasBody =
     method !== 'GET' && method !== 'HEAD' && (declared > 0 || req.headers['transfer-encoding'] !== undefined);
-  // set on the forwarded copy one by one rather than spread together (see `entry` in call-pipeline.ts)
-  const headers = forwardRequestHeaders(req.headers);
-  for (const [name, value] of Object.entries(
+  // added to the forwarded copy rather than spread together (see `entry` in call-pipeline.ts)
+  const headers = Object.assign(
+    forwardRequestHeaders(req.headers),
     await ctx.credentials.headers(`http:${api.name}`, api.spec.auth),
-  ))
-    headers[name] = value;
+  );
   headers['x-request-id'] = requestId;
   headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
   headers['x-forwarded-proto'] = parsedUrl(ctx.settings.issuer).protocol.replace(':', '');
