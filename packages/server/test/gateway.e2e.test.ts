@@ -30,7 +30,10 @@ import {
   dpopProof,
   isJson,
   type Json,
+  newKeyPair,
+  signAssertion,
   type TestAgent,
+  tokenForm,
 } from './support/oauth-client.js';
 import { freePort, type TestServer } from './support/server.js';
 
@@ -659,7 +662,6 @@ describe('MCP gateway refusals (sqlite)', () => {
     const noProof = await rpc(null, init, { authorization: `DPoP ${bound}` });
     assert.equal(noProof.status, 401);
     assert.match(await noProof.text(), /DPoP proof is required/);
-    const { newKeyPair } = await import('./support/oauth-client.js');
     const stranger = await newKeyPair();
     const wrongKey = await dpopProof(stranger, {
       htu: resource,
@@ -672,6 +674,164 @@ describe('MCP gateway refusals (sqlite)', () => {
     const badHtu = await rpc(null, init, { authorization: `DPoP ${bound}`, dpop: wrongUrl });
     assert.equal(badHtu.status, 401);
     assert.match(badHtu.headers.get('www-authenticate') ?? '', /error="invalid_dpop_proof"/);
+  });
+
+  it("decides a bound token's call while its proof is checked, but a bad proof changes nothing", async () => {
+    // a DPoP-bound token for a key of this test's own
+    const keys = await newKeyPair();
+    const tokenUrl = `${issuer}/oauth/token`;
+    const issued = await fetch(tokenUrl, {
+      method: 'POST',
+      headers: { dpop: await dpopProof(keys, { htu: tokenUrl }) },
+      body: tokenForm(agent.id, await signAssertion(issuer, agent), { resource }),
+    });
+    const bound = ((await issued.json()) as Json).access_token as string;
+    assert.equal(typeof bound, 'string');
+    const ath = createHash('sha256').update(bound).digest('base64url');
+    const proof = (options: Partial<Parameters<typeof dpopProof>[1]> = {}) =>
+      dpopProof(keys, { htu: resource, ...options, claims: { ath, ...options.claims } });
+    const send = async (body: unknown, dpop: string, session?: string) =>
+      rpc(null, body, {
+        authorization: `DPoP ${bound}`,
+        dpop,
+        'mcp-protocol-version': '2025-06-18',
+        ...(session ? { 'mcp-session-id': session } : {}),
+      });
+    const opened = await send(init, await proof());
+    assert.equal(opened.status, 200);
+    const session = opened.headers.get('mcp-session-id') ?? '';
+    const sum = (id: number) => ({
+      jsonrpc: '2.0',
+      id,
+      method: 'tools/call',
+      params: { name: 'get-sum', arguments: { a: 2, b: 3 } },
+    });
+    const calls = async () =>
+      (await auditEvents(t, { action: 'gateway.call' })).filter(
+        (e) => (e.actor as Json).id === agent.id && (e.target as Json).id === 'everything/get-sum',
+      ).length;
+    const before = await calls();
+
+    // signed by another key than the one in its header: the signature fails
+    const stranger = await newKeyPair();
+    const forged = await proof({ signWith: stranger.privateKey });
+    // a proof used once already
+    const used = await proof();
+    const first = await send(sum(10), used, session);
+    assert.equal(first.status, 200);
+    assert.match(await first.text(), /The sum of 2 and 3 is 5/);
+    for (const [dpop, why] of [
+      [forged, /signature does not verify/],
+      [used, /already been used/],
+      [await proof({ htm: 'GET' }), /`htm`/],
+    ] as const) {
+      // twice each: the tool's limit (2 calls in a burst) would be used up if these were counted
+      for (let i = 0; i < 2; i++) {
+        const refused = await send(sum(11), dpop, session);
+        assert.equal(refused.status, 401, await refused.clone().text());
+        assert.match(refused.headers.get('www-authenticate') ?? '', /error="invalid_dpop_proof"/);
+        assert.match(await refused.text(), why);
+      }
+    }
+    // what else the request got wrong is not answered before the proof: the proof's failure is
+    for (const [body, headers] of [
+      ['{not json', {}],
+      [sum(12), { 'mcp-session-id': 'no-such-session' }],
+      [{ jsonrpc: '2.0', id: 13, method: 'tools/list' }, {}],
+    ] as const) {
+      const refused = await rpc(null, body, {
+        authorization: `DPoP ${bound}`,
+        dpop: forged,
+        'mcp-session-id': session,
+        ...headers,
+      });
+      assert.equal(refused.status, 401, JSON.stringify(body));
+      assert.match(await refused.text(), /signature does not verify/);
+    }
+    // neither counted, rate-limited nor recorded: the next call with a good proof goes through
+    const second = await send(sum(14), await proof(), session);
+    assert.equal(second.status, 200);
+    assert.match(await second.text(), /The sum of 2 and 3 is 5/);
+    const third = await send(sum(15), await proof(), session);
+    assert.match(await third.text(), /"code":-32029/); // the burst of 2 is spent by the two good calls
+    let recorded = 0;
+    for (let i = 0; i < 50 && recorded < before + 3; i++) {
+      recorded = await calls();
+      if (recorded < before + 3) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(recorded, before + 3); // two made, one rate-limited; none of the refused proofs
+  });
+
+  it('decides again when a call was counted while a proof was checked', async () => {
+    // an agent that may make one call an hour; two calls arrive together, each with a good proof
+    const second = await createAgent(t, 'gw2@example.com', { audiences: [resource] });
+    await t.api('POST', '/api/v1/grants', {
+      body: {
+        principal: { type: 'Agent', id: second.id },
+        action: 'tools/call',
+        resource: { type: 'McpServer', id: 'everything' },
+        scope: 'in',
+        reason: 'test',
+      },
+    });
+    const policy = await t.api('PUT', '/api/v1/policies', {
+      body: {
+        reason: 'one call an hour',
+        policies: [
+          {
+            id: 'one-call-an-hour',
+            text: `forbid (principal == Agent::"${second.id}", action == Action::"tools/call", resource)\n  when { context.session.callsLastHour >= 1 };`,
+          },
+        ],
+      },
+    });
+    assert.equal(policy.status, 200, JSON.stringify(policy.body));
+    const keys = await newKeyPair();
+    const tokenUrl = `${issuer}/oauth/token`;
+    const issued = await fetch(tokenUrl, {
+      method: 'POST',
+      headers: { dpop: await dpopProof(keys, { htu: tokenUrl }) },
+      body: tokenForm(second.id, await signAssertion(issuer, second), { resource }),
+    });
+    const bound = ((await issued.json()) as Json).access_token as string;
+    const ath = createHash('sha256').update(bound).digest('base64url');
+    const send = async (body: unknown, session?: string) =>
+      rpc(null, body, {
+        authorization: `DPoP ${bound}`,
+        dpop: await dpopProof(keys, { htu: resource, claims: { ath } }),
+        'mcp-protocol-version': '2025-06-18',
+        ...(session ? { 'mcp-session-id': session } : {}),
+      });
+    const session = (await send(init)).headers.get('mcp-session-id') ?? '';
+    const sum = (id: number) => ({
+      jsonrpc: '2.0',
+      id,
+      method: 'tools/call',
+      params: { name: 'get-sum', arguments: { a: 1, b: 1 } },
+    });
+    // decided while their proofs are checked, before any is counted: the one counted after the
+    // first must be decided again (sent all at once, so that they overlap)
+    const calls = await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => ({
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          authorization: `DPoP ${bound}`,
+          dpop: await dpopProof(keys, { htu: resource, claims: { ath } }),
+          'mcp-protocol-version': '2025-06-18',
+          'mcp-session-id': session,
+        },
+        body: JSON.stringify(sum(i)),
+      })),
+    );
+    const answers = await Promise.all(
+      calls.map((c) => fetch(`${t.url}/mcp/everything`, { method: 'POST', ...c })),
+    );
+    const texts = await Promise.all(answers.map((a) => a.text()));
+    assert.equal(texts.filter((x) => x.includes('The sum of 1 and 1 is 2')).length, 1, texts.join('\n'));
+    // (the server's limit of 2 calls per tool in a burst refuses the other 6 first)
+    assert.equal(texts.filter((x) => x.includes('one-call-an-hour')).length, 1, texts.join('\n'));
+    assert.equal(texts.filter((x) => x.includes('"code":-32029')).length, 6, texts.join('\n'));
   });
 
   it('refuses a browser origin that is not allowed', async () => {

@@ -209,14 +209,41 @@ function auditTarget(resource: EntityUid): { type: string; id: string } {
  */
 export async function authorizeCall(
   deps: PipelineDeps,
-  caller: VerifiedCaller,
+  early: VerifiedCaller,
   facts: CallFacts,
+  proven: Promise<VerifiedCaller> | null = null,
 ): Promise<AuthorizedCall> {
   deps.audit.admit();
   const now = deps.clock.now();
   const started = process.hrtime.bigint();
-  const actor = actorOf(caller, facts.requestId);
   const resourceText = uidText(facts.resource);
+  const contextOf = (counts: { callsLastHour: number; resourceCallsLastHour: number }) =>
+    // (Object.assign rather than spreads: see `entry`)
+    Object.assign(
+      {},
+      facts.context,
+      callerContext(early, now, facts.sourceAddress, {
+        calls: facts.sessionCalls,
+        callsLastHour: counts.callsLastHour,
+        resourceCallsLastHour: counts.resourceCallsLastHour,
+      }),
+    );
+  // A DPoP proof's signature still being checked on the thread pool (see TokenVerifier.begin):
+  // the decision, which changes nothing, is worked out meanwhile with the counters as they
+  // stand; nothing is counted, limited or recorded before the proof checks out.
+  let speculative: {
+    readonly counts: { callsLastHour: number; resourceCallsLastHour: number };
+    readonly decided: ReturnType<typeof decideCall>;
+  } | null = null;
+  let caller = early;
+  if (proven) {
+    const counts = deps.counters.peek(early.agentId, resourceText, now);
+    const decided = decideCall(deps.engine, early, facts, contextOf(counts));
+    decided.catch(() => undefined); // awaited below, unless the proof fails
+    speculative = { counts, decided };
+    caller = await proven;
+  }
+  const actor = actorOf(caller, facts.requestId);
   // The record's common members, built when a record is: after the response for a
   // call recorded in `fast` mode, so the arguments' keyed hash and the session
   // hash are not on the call's path there. `facts` is not changed after this point.
@@ -280,17 +307,14 @@ export async function authorizeCall(
   }
 
   const counts = deps.counters.observe(caller.agentId, resourceText, now);
-  // (Object.assign rather than spreads: see `entry`)
-  const context: Record<string, unknown> = Object.assign(
-    {},
-    facts.context,
-    callerContext(caller, now, facts.sourceAddress, {
-      calls: facts.sessionCalls,
-      callsLastHour: counts.callsLastHour,
-      resourceCallsLastHour: counts.resourceCallsLastHour,
-    }),
-  );
-  let { decision, person } = await decideCall(deps.engine, caller, facts, context);
+  const context: Record<string, unknown> = contextOf(counts);
+  // the decision worked out while the proof was checked holds if no call was counted meanwhile
+  let { decision, person } =
+    speculative &&
+    speculative.counts.callsLastHour === counts.callsLastHour &&
+    speculative.counts.resourceCallsLastHour === counts.resourceCallsLastHour
+      ? await speculative.decided
+      : await decideCall(deps.engine, caller, facts, context);
   let approvalUsed: string | null = null;
   let requirement = decision.allowed ? null : await deps.engine.approvalRequirement(decision);
   if (requirement && caller.onBehalfOf && person === null) {

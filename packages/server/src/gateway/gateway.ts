@@ -282,6 +282,8 @@ export class Gateway {
     const path = q < 0 ? raw : raw.slice(0, q);
     const query = q < 0 ? '' : raw.slice(q);
     let resource: string | null = null;
+    // a DPoP proof whose signature is still being checked (see TokenVerifier.begin)
+    let proven: Promise<unknown> | null = null;
     try {
       if (path.startsWith(`${GATEWAY_PATHS.metadata}/`))
         return this.metadata(path.slice(GATEWAY_PATHS.metadata.length), res);
@@ -292,8 +294,9 @@ export class Gateway {
         if (!state) throw new GatewayError('not_found', `unknown MCP server \`${name.slice(0, 100)}\``);
         resource = mcpResource(issuer, name);
         this.checkOrigin(req);
-        const caller = await this.ctx.verifier.verify(this.presented(req, path, resource));
-        return await handleMcp(this.ctx, state, req, res, caller, requestId);
+        const begun = await this.ctx.verifier.begin(this.presented(req, path, resource));
+        proven = begun.proven;
+        return await handleMcp(this.ctx, state, req, res, begun.caller, requestId, begun.proven);
       }
       const rest = path.slice(GATEWAY_PATHS.http.length);
       const slash = rest.indexOf('/');
@@ -317,7 +320,14 @@ export class Gateway {
         calls,
       );
     } catch (error) {
-      this.fail(res, error, resource, requestId);
+      // nothing is answered before the proof checked out: a bad proof is the answer
+      const answer = proven
+        ? await proven.then(
+            () => error,
+            (proofError: unknown) => proofError,
+          )
+        : error;
+      this.fail(res, answer, resource, requestId);
     }
   }
 

@@ -19,6 +19,7 @@ import {
   isObject,
   isRequest,
   type JsonRpcId,
+  type JsonRpcMessage,
   type JsonRpcRequest,
   type JsonRpcResponse,
   RPC,
@@ -140,8 +141,9 @@ export async function handleMcp(
   state: McpServerState,
   req: IncomingMessage,
   res: ServerResponse,
-  caller: VerifiedCaller,
+  early: VerifiedCaller,
   requestId: string,
+  proven: Promise<VerifiedCaller> | null = null,
 ): Promise<void> {
   const method = req.method ?? 'GET';
   const sessionHeader = req.headers['mcp-session-id'];
@@ -149,9 +151,11 @@ export async function handleMcp(
   if (typeof protocol === 'string' && !SUPPORTED_PROTOCOL_VERSIONS.includes(protocol)) {
     throw new GatewayError('invalid_request', `unsupported MCP protocol version \`${protocol}\``);
   }
-  const session = typeof sessionHeader === 'string' ? lookupSession(ctx, state, sessionHeader, caller) : null;
-  if (method === 'POST') return post(ctx, state, req, res, caller, session, requestId);
+  const session = typeof sessionHeader === 'string' ? findSession(ctx, state, sessionHeader, early) : null;
+  if (method === 'POST') return post(ctx, state, req, res, early, session, requestId, proven);
+  const caller = proven ? await proven : early;
   if (!session) throw new GatewayError('invalid_request', 'missing `Mcp-Session-Id` header');
+  touchSession(ctx, session, caller);
   if (method === 'GET') return openStream(ctx, state, req, res, session);
   if (method === 'DELETE') {
     ctx.sessions.close(session.id);
@@ -169,7 +173,8 @@ export async function handleMcp(
   });
 }
 
-function lookupSession(
+/** The session a request names, if the caller's agent opened it (nothing changed: see {@link touchSession}). */
+function findSession(
   ctx: GatewayContext,
   state: McpServerState,
   id: string,
@@ -180,9 +185,13 @@ function lookupSession(
     throw new GatewayError('not_found', 'unknown MCP session: initialize a new one');
   if (session.agentId !== caller.agentId)
     throw new GatewayError('forbidden', 'this MCP session was opened by another agent');
+  return session;
+}
+
+/** A request of the session's agent, its proof (if any) checked: the session is in use, with this token. */
+function touchSession(ctx: GatewayContext, session: McpSession, caller: VerifiedCaller): void {
   session.lastSeenAt = ctx.clock.now();
   session.tokenId = caller.tokenId;
-  return session;
 }
 
 async function upstreamTarget(ctx: GatewayContext, state: McpServerState): Promise<UpstreamTarget | null> {
@@ -195,14 +204,39 @@ async function upstreamTarget(ctx: GatewayContext, state: McpServerState): Promi
   };
 }
 
+/** The answer to a body that is not one JSON-RPC message. */
+class Unparsed {
+  constructor(
+    readonly status: number,
+    readonly answer: unknown,
+  ) {}
+}
+
+/** The body as one JSON-RPC message, or the error answer to it. */
+function parseMessage(body: Buffer): JsonRpcMessage | Unparsed {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return new Unparsed(400, rpcError(null, RPC.parseError, 'the body is not JSON'));
+  }
+  if (Array.isArray(parsed))
+    return new Unparsed(400, rpcError(null, RPC.invalidRequest, 'JSON-RPC batches are not supported'));
+  return (
+    asMessage(parsed) ??
+    new Unparsed(400, rpcError(null, RPC.invalidRequest, 'the body is not a JSON-RPC 2.0 message'))
+  );
+}
+
 async function post(
   ctx: GatewayContext,
   state: McpServerState,
   req: IncomingMessage,
   res: ServerResponse,
-  caller: VerifiedCaller,
+  early: VerifiedCaller,
   session: McpSession | null,
   requestId: string,
+  proven: Promise<VerifiedCaller> | null,
 ): Promise<void> {
   const body = await readBody(req, ctx.settings.bodyLimit, ctx.settings.upstreamTimeoutMs).catch(
     (error: unknown) => {
@@ -211,17 +245,36 @@ async function post(
   );
   if (body === null)
     throw new GatewayError('payload_too_large', `the request body exceeds ${ctx.settings.bodyLimit} bytes`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    return sendJson(res, 400, rpcError(null, RPC.parseError, 'the body is not JSON'));
+  const message = parseMessage(body);
+  const facts =
+    session && !(message instanceof Unparsed) && isRequest(message) && !LISTINGS.has(message.method)
+      ? callFacts(state.server.name, message)
+      : null;
+  // A call in a session (tools/call, resources/read, prompts/get) is decided while a DPoP
+  // proof's signature is still being checked: authorizeCall waits for it before it acts. Every
+  // other request waits for it here, before it is answered or changes anything.
+  if (proven && session && facts !== null && typeof facts === 'object') {
+    // (the gateway's own credential, as for any call: before the decision, as it is
+    // looked up for every call whether allowed or not)
+    const target = await upstreamTarget(ctx, state);
+    return call(
+      ctx,
+      state,
+      req,
+      res,
+      early,
+      session,
+      requestId,
+      body,
+      message as JsonRpcRequest,
+      facts,
+      target,
+      proven,
+    );
   }
-  if (Array.isArray(parsed))
-    return sendJson(res, 400, rpcError(null, RPC.invalidRequest, 'JSON-RPC batches are not supported'));
-  const message = asMessage(parsed);
-  if (!message)
-    return sendJson(res, 400, rpcError(null, RPC.invalidRequest, 'the body is not a JSON-RPC 2.0 message'));
+  const caller = proven ? await proven : early;
+  if (session) touchSession(ctx, session, caller);
+  if (message instanceof Unparsed) return sendJson(res, message.status, message.answer);
 
   if (isRequest(message) && message.method === 'initialize') {
     if (session)
@@ -266,7 +319,6 @@ async function post(
   const sourceAddress = req.socket.remoteAddress ?? '';
   if (LISTINGS.has(message.method))
     return listing(ctx, state, res, caller, session, message, body, target, sourceAddress);
-  const facts = callFacts(state.server.name, message);
   if (typeof facts === 'string') return sendJson(res, 200, rpcError(message.id, RPC.invalidParams, facts));
   if (facts === null && !PLUMBING.has(message.method)) {
     return sendJson(
@@ -286,31 +338,60 @@ async function post(
     await forwardStdio(ctx, state, res, message);
     return;
   }
+  return call(ctx, state, req, res, caller, session, requestId, body, message, facts, target, null);
+}
 
-  let call: Awaited<ReturnType<typeof authorizeCall>>;
+/**
+ * A decided call (tools/call, resources/read, prompts/get): authorized, then
+ * relayed, then recorded. With `proven` pending, the session is touched only
+ * once the proof checked out (authorizeCall waits for it).
+ */
+async function call(
+  ctx: GatewayContext,
+  state: McpServerState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  caller: VerifiedCaller,
+  session: McpSession,
+  requestId: string,
+  body: Buffer,
+  message: JsonRpcRequest,
+  facts: Exclude<ReturnType<typeof callFacts>, string | null>,
+  target: UpstreamTarget | null,
+  proven: Promise<VerifiedCaller> | null,
+): Promise<void> {
+  const sourceAddress = req.socket.remoteAddress ?? '';
+  let authorized: Awaited<ReturnType<typeof authorizeCall>>;
   try {
-    call = await authorizeCall(ctx.pipeline, caller, {
-      // members named one by one, not spread: see `entry` in call-pipeline.ts
-      action: facts.action,
-      resource: facts.resource,
-      context: facts.context,
-      args: facts.args,
-      gateway: 'mcp',
-      upstream: `mcp:${state.server.name}`,
-      upstreamName: state.server.name,
-      method: message.method,
-      limits: state.server.spec.limits,
-      sessionCalls: session.calls,
-      sessionId: session.id,
-      sourceAddress,
-      requestId,
-      approval: approvalReference(message),
-      shown: Object.assign({ server: state.server.name, method: message.method }, facts.context),
-    });
+    authorized = await authorizeCall(
+      ctx.pipeline,
+      caller,
+      {
+        // members named one by one, not spread: see `entry` in call-pipeline.ts
+        action: facts.action,
+        resource: facts.resource,
+        context: facts.context,
+        args: facts.args,
+        gateway: 'mcp',
+        upstream: `mcp:${state.server.name}`,
+        upstreamName: state.server.name,
+        method: message.method,
+        limits: state.server.spec.limits,
+        sessionCalls: session.calls,
+        sessionId: session.id,
+        sourceAddress,
+        requestId,
+        approval: approvalReference(message),
+        shown: Object.assign({ server: state.server.name, method: message.method }, facts.context),
+      },
+      proven,
+    );
   } catch (error) {
     if (!(error instanceof CallRefused)) throw error;
+    if (proven) touchSession(ctx, session, caller);
     return refuse(res, message.id, error, ctx.clock.now());
   }
+  if (proven) touchSession(ctx, session, caller);
   session.calls++;
   let result: CallResult;
   try {
@@ -377,7 +458,7 @@ async function post(
       );
     else res.destroy();
   }
-  call.finish(result);
+  authorized.finish(result);
 }
 
 /** Where an MCP client puts an approval reference: `params._meta["custos/approval"]`. */

@@ -76,6 +76,18 @@ export class CallCounters {
     return created;
   }
 
+  /** The counts {@link observe} would return now, without counting a call. */
+  peek(
+    agentId: string,
+    resource: string,
+    nowMs: number,
+  ): { callsLastHour: number; resourceCallsLastHour: number } {
+    return {
+      callsLastHour: this.counts.get(agentId)?.total(nowMs) ?? 0,
+      resourceCallsLastHour: this.counts.get(`${agentId} ${resource}`)?.total(nowMs) ?? 0,
+    };
+  }
+
   /** The counts before this call, then counts it. */
   observe(
     agentId: string,

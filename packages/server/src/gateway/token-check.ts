@@ -2,7 +2,14 @@ import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { verifyJwsSignature } from '@custos/sdk';
 import { decodeJwt, decodeProtectedHeader, type JWTPayload } from 'jose';
 import type { Clock } from '../core/index.js';
-import { actChain, type DpopSettings, type KeyRing, OAuthError, verifyDpopProof } from '../oauth/index.js';
+import {
+  actChain,
+  type DpopSettings,
+  type KeyRing,
+  OAuthError,
+  type VerifiedProof,
+  verifyDpopProof,
+} from '../oauth/index.js';
 import type { ActiveTokens } from './active-tokens.js';
 import { GatewayError } from './gateway-error.js';
 import type { ProofReplayCache } from './replay-cache.js';
@@ -117,6 +124,21 @@ export class TokenVerifier {
 
   /** Throws {@link GatewayError} with the RFC 6750 / 9449 code when anything is wrong. */
   async verify(request: PresentedRequest): Promise<VerifiedCaller> {
+    const { caller, proven } = await this.begin(request);
+    return proven ? proven : caller;
+  }
+
+  /**
+   * {@link verify}, but a DPoP proof's signature is left running on libuv's
+   * thread pool: `caller` is what the token says (every check of it done, the
+   * proof's `proof` not yet known), and `proven` settles once the signature is
+   * checked, with the caller (and its proof) or a {@link GatewayError}. The
+   * caller may work out an answer meanwhile (a policy decision), but must
+   * neither act on the request nor answer it until `proven` resolves.
+   */
+  async begin(
+    request: PresentedRequest,
+  ): Promise<{ readonly caller: VerifiedCaller; readonly proven: Promise<VerifiedCaller> | null }> {
     const header = request.authorization;
     if (!header) throw new GatewayError('token_required', 'an access token is required');
     const match = /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
@@ -149,7 +171,7 @@ export class TokenVerifier {
 
     const cnf = claims.cnf as { jkt?: unknown } | undefined;
     const boundTo = typeof cnf?.jkt === 'string' ? cnf.jkt : null;
-    let proof: VerifiedCaller['proof'] = null;
+    let pending: Promise<VerifiedProof> | null = null;
     if (boundTo) {
       if (scheme !== 'DPoP')
         throw invalidToken(
@@ -157,51 +179,42 @@ export class TokenVerifier {
         );
       if (request.dpop.length === 0)
         throw new GatewayError('invalid_dpop_proof', 'a DPoP proof is required with this access token');
-      let verified: Awaited<ReturnType<typeof verifyDpopProof>>;
-      try {
-        verified = await verifyDpopProof(
-          request.dpop,
-          { method: request.method, url: request.url, accessToken: token },
-          this.deps.dpop,
-          this.deps.clock.now(),
-          request.busy === true,
-        );
-      } catch (error) {
-        if (error instanceof OAuthError) {
-          throw new GatewayError(
-            error.error === 'use_dpop_nonce' ? 'use_dpop_nonce' : 'invalid_dpop_proof',
-            error.description,
-            error.headers,
-            { cause: error },
-          );
-        }
-        throw error;
-      }
-      if (verified.jkt !== boundTo)
-        throw new GatewayError(
-          'invalid_dpop_proof',
-          'the DPoP proof is signed by another key than the one the token is bound to',
-        );
-      if (!this.replay.claim(`${verified.jkt} ${verified.jti}`, this.deps.clock.now())) {
-        throw new GatewayError('invalid_dpop_proof', 'the DPoP proof has already been used');
-      }
-      proof = { jti: verified.jti, iat: verified.iat };
+      // the header checks run now; the signature on the thread pool while the token is looked up
+      pending = verifyDpopProof(
+        request.dpop,
+        { method: request.method, url: request.url, accessToken: token },
+        this.deps.dpop,
+        this.deps.clock.now(),
+        true,
+      );
+      // handled here so that a caller that gives up before awaiting `proven` leaves no unhandled rejection
+      pending.catch(() => undefined);
     } else if (scheme === 'DPoP') {
       throw invalidToken('the access token is not DPoP-bound: send it as `Authorization: Bearer <token>`');
     }
 
-    const chain = actChain(claims.act);
-    if (chain === null) throw invalidToken('the access token has a malformed `act` claim');
-    const agentId = chain.at(-1) ?? claims.sub;
-    if (!AGENT_ID.test(agentId)) throw invalidToken('the access token was not issued to an agent');
-    const state = await this.active.check(claims.jti, chain);
-    if (!state) throw invalidToken('the access token is unknown to this issuer');
-    if (!state.active)
-      throw invalidToken(`the access token is no longer active: ${state.reason ?? 'revoked'}`);
-    if (state.agentId !== agentId) throw invalidToken('the access token was not issued to this agent');
-    if (chain.length > 0 && state.subject !== claims.sub)
-      throw invalidToken('the access token does not act for the person it names');
-    return {
+    let state: Awaited<ReturnType<ActiveTokens['check']>>;
+    let chain: readonly string[];
+    let agentId: string;
+    try {
+      const found = actChain(claims.act);
+      if (found === null) throw invalidToken('the access token has a malformed `act` claim');
+      chain = found;
+      agentId = chain.at(-1) ?? claims.sub;
+      if (!AGENT_ID.test(agentId)) throw invalidToken('the access token was not issued to an agent');
+      state = await this.active.check(claims.jti, chain);
+      if (!state) throw invalidToken('the access token is unknown to this issuer');
+      if (!state.active)
+        throw invalidToken(`the access token is no longer active: ${state.reason ?? 'revoked'}`);
+      if (state.agentId !== agentId) throw invalidToken('the access token was not issued to this agent');
+      if (chain.length > 0 && state.subject !== claims.sub)
+        throw invalidToken('the access token does not act for the person it names');
+    } catch (error) {
+      // a bad proof is the answer before anything else about the token
+      if (pending) await this.checkProof(pending, boundTo);
+      throw error;
+    }
+    const caller: VerifiedCaller = {
       agentId,
       onBehalfOf: chain.length > 0 ? claims.sub : null,
       chain,
@@ -210,9 +223,45 @@ export class TokenVerifier {
       restricted: state.restricted,
       tokenId: claims.jti,
       jkt: boundTo,
-      proof,
+      proof: null,
       scopes: typeof claims.scope === 'string' ? claims.scope.split(' ').filter((s) => s !== '') : [],
       claims,
     };
+    const proven = pending && this.proven(caller, pending);
+    proven?.catch(() => undefined); // (as `pending`: awaited by the caller, or abandoned)
+    return { caller, proven };
+  }
+
+  /** A started proof's verdict, and that it is signed by the key the token is bound to. */
+  private async checkProof(pending: Promise<VerifiedProof>, boundTo: string | null): Promise<VerifiedProof> {
+    let verified: VerifiedProof;
+    try {
+      verified = await pending;
+    } catch (error) {
+      if (error instanceof OAuthError) {
+        throw new GatewayError(
+          error.error === 'use_dpop_nonce' ? 'use_dpop_nonce' : 'invalid_dpop_proof',
+          error.description,
+          error.headers,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+    if (verified.jkt !== boundTo)
+      throw new GatewayError(
+        'invalid_dpop_proof',
+        'the DPoP proof is signed by another key than the one the token is bound to',
+      );
+    return verified;
+  }
+
+  /** The caller once its proof checked out and was used for the first time. */
+  private async proven(caller: VerifiedCaller, pending: Promise<VerifiedProof>): Promise<VerifiedCaller> {
+    const verified = await this.checkProof(pending, caller.jkt);
+    if (!this.replay.claim(`${verified.jkt} ${verified.jti}`, this.deps.clock.now())) {
+      throw new GatewayError('invalid_dpop_proof', 'the DPoP proof has already been used');
+    }
+    return Object.assign({}, caller, { proof: { jti: verified.jti, iat: verified.iat } });
   }
 }
