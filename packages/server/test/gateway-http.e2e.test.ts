@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -6,10 +7,14 @@ import { type AgentClient, createAgentClient } from '@custos/sdk';
 import {
   auditEvents,
   createAgent,
+  dpopProof,
   isJson,
   type Json,
+  newKeyPair,
   rawPost,
+  signAssertion,
   type TestAgent,
+  tokenForm,
 } from './support/oauth-client.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
@@ -189,6 +194,49 @@ describe('HTTP gateway end to end (sqlite)', () => {
     assert.equal(last?.headers['proxy-authorization'], undefined);
     assert.equal(last?.headers['x-keep'], 'yes');
     assert.ok(last?.headers['x-request-id']);
+  });
+
+  it('answers a bad DPoP proof before anything else, and neither makes nor records the call', async () => {
+    const keys = await newKeyPair();
+    const tokenUrl = `${t.config.issuer}/oauth/token`;
+    const issued = await fetch(tokenUrl, {
+      method: 'POST',
+      headers: { dpop: await dpopProof(keys, { htu: tokenUrl }) },
+      body: tokenForm(agentId, await signAssertion(t.config.issuer, agentKey), { resource }),
+    });
+    const bound = ((await issued.json()) as Json).access_token as string;
+    const ath = createHash('sha256').update(bound).digest('base64url');
+    const stranger = await newKeyPair();
+    const get = async (path: string, signWith = keys.privateKey) =>
+      fetch(`${base}${path}`, {
+        headers: {
+          authorization: `DPoP ${bound}`,
+          dpop: await dpopProof(keys, { htm: 'GET', htu: `${resource}${path}`, claims: { ath }, signWith }),
+        },
+      });
+    // (arguments are recorded as a keyed hash: calls of the route are counted)
+    const recorded = async () =>
+      (await auditEvents(t, { action: 'gateway.call' })).filter((e) =>
+        JSON.stringify(e.details).includes('GET /invoices/{id}'),
+      ).length;
+    const recordedBefore = await recorded();
+    const upstreamBefore = seen.length;
+    for (const path of ['/invoices/77', '/invoices/13', '/nope/1']) {
+      const refused = await get(path, stranger.privateKey);
+      assert.equal(refused.status, 401, path);
+      assert.match(refused.headers.get('www-authenticate') ?? '', /error="invalid_dpop_proof"/);
+      assert.match(await refused.text(), /signature does not verify/);
+    }
+    assert.equal(seen.length, upstreamBefore, 'the upstream was not called');
+    const allowed = await get('/invoices/77');
+    assert.equal(allowed.status, 200);
+    assert.equal(seen.length, upstreamBefore + 1);
+    let count = 0;
+    for (let i = 0; i < 50 && count < recordedBefore + 1; i++) {
+      count = await recorded();
+      if (count < recordedBefore + 1) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(count, recordedBefore + 1, 'only the call made is recorded');
   });
 
   it('decides with the route parameters, and refuses ungranted methods and unknown routes', async () => {

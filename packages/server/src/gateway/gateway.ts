@@ -305,19 +305,23 @@ export class Gateway {
       if (!state) throw new GatewayError('not_found', `unknown API \`${name.slice(0, 100)}\``);
       resource = httpResource(issuer, name);
       this.checkOrigin(req);
-      const caller = await this.ctx.verifier.verify(this.presented(req, path, resource));
-      const calls = this.tokenCalls.get(caller.tokenId) ?? 0;
-      this.tokenCalls.set(caller.tokenId, calls + 1);
+      const begun = await this.ctx.verifier.begin(this.presented(req, path, resource));
+      proven = begun.proven;
+      const tokenId = begun.caller.tokenId;
+      const calls = this.tokenCalls.get(tokenId) ?? 0;
       return await handleHttpApi(
         this.ctx,
         state,
         req,
         res,
-        caller,
+        begun.caller,
         slash < 0 ? '/' : rest.slice(slash),
         query,
         requestId,
         calls,
+        // a call with this token, once its proof (if any) checked out
+        () => this.tokenCalls.set(tokenId, (this.tokenCalls.get(tokenId) ?? 0) + 1),
+        begun.proven,
       );
     } catch (error) {
       // nothing is answered before the proof checked out: a bad proof is the answer

@@ -79,7 +79,12 @@ export async function handleHttpApi(
   query: string,
   requestId: string,
   tokenCalls: number,
+  countCall: () => void,
+  proven: Promise<VerifiedCaller> | null = null,
 ): Promise<void> {
+  // A call is decided while a DPoP proof's signature is checked: authorizeCall waits for it
+  // before it acts, and any other answer waits for it here. Only then is the call counted.
+  if (!proven) countCall();
   const method = (req.method ?? 'GET').toUpperCase();
   if (!(HTTP_METHODS as readonly string[]).includes(method)) {
     throw new GatewayError('method_not_allowed', `\`${method}\` is not proxied`, {
@@ -100,6 +105,10 @@ export async function handleHttpApi(
     }
   }
   if (!matched) {
+    if (proven) {
+      await proven;
+      countCall();
+    }
     return problem(
       res,
       404,
@@ -112,25 +121,32 @@ export async function handleHttpApi(
   const rid = routeId(api.name, matched.route.spec);
   let call: Awaited<ReturnType<typeof authorizeCall>>;
   try {
-    call = await authorizeCall(ctx.pipeline, caller, {
-      gateway: 'http',
-      upstream: `http:${api.name}`,
-      upstreamName: api.name,
-      method,
-      action: `http:${method as HttpMethod}`,
-      resource: { type: 'Route', id: rid },
-      context: { api: api.name, path, params: matched.params },
-      args: { path, query },
-      limits: api.spec.limits,
-      sessionCalls: tokenCalls,
-      sessionId: null,
-      sourceAddress: req.socket.remoteAddress ?? '',
-      requestId,
-      approval: typeof req.headers[APPROVAL_HEADER] === 'string' ? req.headers[APPROVAL_HEADER] : null,
-      shown: { api: api.name, method, path, query },
-    });
+    call = await authorizeCall(
+      ctx.pipeline,
+      caller,
+      {
+        gateway: 'http',
+        upstream: `http:${api.name}`,
+        upstreamName: api.name,
+        method,
+        action: `http:${method as HttpMethod}`,
+        resource: { type: 'Route', id: rid },
+        context: { api: api.name, path, params: matched.params },
+        args: { path, query },
+        limits: api.spec.limits,
+        sessionCalls: tokenCalls,
+        sessionId: null,
+        sourceAddress: req.socket.remoteAddress ?? '',
+        requestId,
+        approval: typeof req.headers[APPROVAL_HEADER] === 'string' ? req.headers[APPROVAL_HEADER] : null,
+        shown: { api: api.name, method, path, query },
+      },
+      proven,
+    );
+    if (proven) countCall();
   } catch (error) {
     if (!(error instanceof CallRefused)) throw error;
+    if (proven) countCall();
     if (error.kind === 'approval_required' && error.detail.approval) {
       return problem(
         res,
