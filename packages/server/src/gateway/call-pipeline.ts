@@ -39,6 +39,18 @@ export interface CallFacts {
   readonly requestId: string;
 }
 
+/** A DPoP proof whose signature is still being checked when the call is authorized. */
+export interface PendingProof {
+  /** The caller with its proof, or a GatewayError: the proof failed. */
+  readonly proven: Promise<VerifiedCaller>;
+  /**
+   * Calls before this one in the session or with the token, read once the proof
+   * checked out (the count `facts.sessionCalls` gave before it, for the decision
+   * worked out meanwhile).
+   */
+  readonly sessionCalls: () => number;
+}
+
 /** Why a call was not made. */
 export class CallRefused extends Error {
   override readonly name = 'CallRefused';
@@ -211,37 +223,44 @@ export async function authorizeCall(
   deps: PipelineDeps,
   early: VerifiedCaller,
   facts: CallFacts,
-  proven: Promise<VerifiedCaller> | null = null,
+  pending: PendingProof | null = null,
 ): Promise<AuthorizedCall> {
   deps.audit.admit();
-  const now = deps.clock.now();
+  // the call's time (its context); limits and counters take the time it goes ahead
+  const arrived = deps.clock.now();
+  let now = arrived;
   const started = process.hrtime.bigint();
   const resourceText = uidText(facts.resource);
-  const contextOf = (counts: { callsLastHour: number; resourceCallsLastHour: number }) =>
+  type Counts = { callsLastHour: number; resourceCallsLastHour: number };
+  const contextOf = (counts: Counts, sessionCalls: number) =>
     // (Object.assign rather than spreads: see `entry`)
     Object.assign(
       {},
       facts.context,
-      callerContext(early, now, facts.sourceAddress, {
-        calls: facts.sessionCalls,
+      callerContext(early, arrived, facts.sourceAddress, {
+        calls: sessionCalls,
         callsLastHour: counts.callsLastHour,
         resourceCallsLastHour: counts.resourceCallsLastHour,
       }),
     );
   // A DPoP proof's signature still being checked on the thread pool (see TokenVerifier.begin):
-  // the decision, which changes nothing, is worked out meanwhile with the counters as they
-  // stand; nothing is counted, limited or recorded before the proof checks out.
+  // the decision, which changes nothing, is worked out meanwhile with the counts as they stand;
+  // nothing is counted, limited or recorded before the proof checks out.
   let speculative: {
-    readonly counts: { callsLastHour: number; resourceCallsLastHour: number };
+    readonly counts: Counts;
+    readonly sessionCalls: number;
     readonly decided: ReturnType<typeof decideCall>;
   } | null = null;
   let caller = early;
-  if (proven) {
+  let sessionCalls = facts.sessionCalls;
+  if (pending) {
     const counts = deps.counters.peek(early.agentId, resourceText, now);
-    const decided = decideCall(deps.engine, early, facts, contextOf(counts));
+    const decided = decideCall(deps.engine, early, facts, contextOf(counts, sessionCalls));
     decided.catch(() => undefined); // awaited below, unless the proof fails
-    speculative = { counts, decided };
-    caller = await proven;
+    speculative = { counts, sessionCalls, decided };
+    caller = await pending.proven;
+    now = deps.clock.now();
+    sessionCalls = pending.sessionCalls();
   }
   const actor = actorOf(caller, facts.requestId);
   // The record's common members, built when a record is: after the response for a
@@ -307,10 +326,11 @@ export async function authorizeCall(
   }
 
   const counts = deps.counters.observe(caller.agentId, resourceText, now);
-  const context: Record<string, unknown> = contextOf(counts);
+  const context: Record<string, unknown> = contextOf(counts, sessionCalls);
   // the decision worked out while the proof was checked holds if no call was counted meanwhile
   let { decision, person } =
     speculative &&
+    speculative.sessionCalls === sessionCalls &&
     speculative.counts.callsLastHour === counts.callsLastHour &&
     speculative.counts.resourceCallsLastHour === counts.resourceCallsLastHour
       ? await speculative.decided

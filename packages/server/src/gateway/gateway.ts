@@ -7,6 +7,7 @@ import type { MasterKey } from '../secrets/index.js';
 import type { GroupCommitter, Store, UpstreamRecord } from '../storage/index.js';
 import { ActiveTokens } from './active-tokens.js';
 import { CallAudit, type CallAuditSettings } from './call-audit.js';
+import type { PendingProof } from './call-pipeline.js';
 import { discoverHttpTools, discoverStdioTools } from './catalog.js';
 import type { GatewayContext, GatewaySettings, HttpApiState, McpServerState } from './context.js';
 import { UpstreamCredentials } from './credentials.js';
@@ -61,8 +62,6 @@ export class Gateway {
   private readonly servers = new Map<string, McpServerState>();
   private readonly apis = new Map<string, HttpApiState>();
   private readonly tokenCalls = new Map<string, number>();
-  /** Calls being served now (a DPoP proof is verified off the event loop when others wait). */
-  private inFlight = 0;
   private readonly unsubscribe: (() => void)[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly refreshing = new Map<string, NodeJS.Timeout>();
@@ -265,15 +264,6 @@ export class Gateway {
 
   /** Serves one request (never rejects: every failure is answered). */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    this.inFlight++;
-    try {
-      await this.serve(req, res);
-    } finally {
-      this.inFlight--;
-    }
-  }
-
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // the pooled CSPRNG, as the admin API's ids: one `randomBytes` call per request costs several µs
     const requestId = `req_${randomToken(12)}`;
     res.setHeader('x-request-id', requestId);
@@ -308,7 +298,36 @@ export class Gateway {
       const begun = await this.ctx.verifier.begin(this.presented(req, path, resource));
       proven = begun.proven;
       const tokenId = begun.caller.tokenId;
-      const calls = this.tokenCalls.get(tokenId) ?? 0;
+      /** Counts a call with this token; the calls before it. */
+      const count = () => {
+        const before = this.tokenCalls.get(tokenId) ?? 0;
+        this.tokenCalls.set(tokenId, before + 1);
+        return before;
+      };
+      let pending: PendingProof | null = null;
+      let calls: number;
+      if (begun.proven) {
+        // a call with a DPoP proof counts once the proof checked out, whatever its answer: this
+        // reaction is registered before any other on the promise, so it runs before they do
+        let counted: number | null = null;
+        begun.proven.then(
+          () => {
+            counted = count();
+          },
+          () => undefined,
+        );
+        calls = this.tokenCalls.get(tokenId) ?? 0; // (for the decision worked out meanwhile)
+        pending = {
+          proven: begun.proven,
+          sessionCalls: () => {
+            if (counted === null)
+              throw new Error('INVARIANT: the call is counted once its proof checked out');
+            return counted;
+          },
+        };
+      } else {
+        calls = count();
+      }
       return await handleHttpApi(
         this.ctx,
         state,
@@ -319,9 +338,7 @@ export class Gateway {
         query,
         requestId,
         calls,
-        // a call with this token, once its proof (if any) checked out
-        () => this.tokenCalls.set(tokenId, (this.tokenCalls.get(tokenId) ?? 0) + 1),
-        begun.proven,
+        pending,
       );
     } catch (error) {
       // nothing is answered before the proof checked out: a bad proof is the answer
@@ -345,7 +362,6 @@ export class Gateway {
       method: req.method ?? 'GET',
       url: `${this.ctx.settings.issuer}${path}`,
       resource,
-      busy: this.inFlight > 1,
     };
   }
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform } from 'node:stream';
 import { approvalView } from '../governance/approvals.js';
-import { authorizeCall, CallRefused, type CallResult } from './call-pipeline.js';
+import { authorizeCall, CallRefused, type CallResult, type PendingProof } from './call-pipeline.js';
 import type { GatewayContext, HttpApiState } from './context.js';
 import { GatewayError } from './gateway-error.js';
 import {
@@ -79,12 +79,10 @@ export async function handleHttpApi(
   query: string,
   requestId: string,
   tokenCalls: number,
-  countCall: () => void,
-  proven: Promise<VerifiedCaller> | null = null,
+  pending: PendingProof | null = null,
 ): Promise<void> {
   // A call is decided while a DPoP proof's signature is checked: authorizeCall waits for it
-  // before it acts, and any other answer waits for it here. Only then is the call counted.
-  if (!proven) countCall();
+  // before it acts, and any other answer waits for it here (or in Gateway.serve, for errors).
   const method = (req.method ?? 'GET').toUpperCase();
   if (!(HTTP_METHODS as readonly string[]).includes(method)) {
     throw new GatewayError('method_not_allowed', `\`${method}\` is not proxied`, {
@@ -105,10 +103,7 @@ export async function handleHttpApi(
     }
   }
   if (!matched) {
-    if (proven) {
-      await proven;
-      countCall();
-    }
+    if (pending) await pending.proven;
     return problem(
       res,
       404,
@@ -141,12 +136,10 @@ export async function handleHttpApi(
         approval: typeof req.headers[APPROVAL_HEADER] === 'string' ? req.headers[APPROVAL_HEADER] : null,
         shown: { api: api.name, method, path, query },
       },
-      proven,
+      pending,
     );
-    if (proven) countCall();
   } catch (error) {
     if (!(error instanceof CallRefused)) throw error;
-    if (proven) countCall();
     if (error.kind === 'approval_required' && error.detail.approval) {
       return problem(
         res,

@@ -250,13 +250,10 @@ async function post(
     session && !(message instanceof Unparsed) && isRequest(message) && !LISTINGS.has(message.method)
       ? callFacts(state.server.name, message)
       : null;
-  // A call in a session (tools/call, resources/read, prompts/get) is decided while a DPoP
-  // proof's signature is still being checked: authorizeCall waits for it before it acts. Every
-  // other request waits for it here, before it is answered or changes anything.
+  // A call in a session (tools/call, resources/read, prompts/get, completion/complete…) is
+  // decided while a DPoP proof's signature is still being checked: authorizeCall waits for it
+  // before it acts. Every other request waits for it here, before it is answered or changes anything.
   if (proven && session && facts !== null && typeof facts === 'object') {
-    // (the gateway's own credential, as for any call: before the decision, as it is
-    // looked up for every call whether allowed or not)
-    const target = await upstreamTarget(ctx, state);
     return call(
       ctx,
       state,
@@ -268,7 +265,7 @@ async function post(
       body,
       message as JsonRpcRequest,
       facts,
-      target,
+      undefined,
       proven,
     );
   }
@@ -342,22 +339,24 @@ async function post(
 }
 
 /**
- * A decided call (tools/call, resources/read, prompts/get): authorized, then
- * relayed, then recorded. With `proven` pending, the session is touched only
- * once the proof checked out (authorizeCall waits for it).
+ * A decided call (tools/call, resources/read, prompts/get…): authorized, then
+ * relayed, then recorded. With `proven` pending, `early` is the caller as its
+ * token says (its proof not yet known): the session is touched and the
+ * upstream's credential looked up only once the proof checked out (authorizeCall
+ * waits for it); `target` is then undefined.
  */
 async function call(
   ctx: GatewayContext,
   state: McpServerState,
   req: IncomingMessage,
   res: ServerResponse,
-  caller: VerifiedCaller,
+  early: VerifiedCaller,
   session: McpSession,
   requestId: string,
   body: Buffer,
   message: JsonRpcRequest,
   facts: Exclude<ReturnType<typeof callFacts>, string | null>,
-  target: UpstreamTarget | null,
+  known: UpstreamTarget | null | undefined,
   proven: Promise<VerifiedCaller> | null,
 ): Promise<void> {
   const sourceAddress = req.socket.remoteAddress ?? '';
@@ -365,7 +364,7 @@ async function call(
   try {
     authorized = await authorizeCall(
       ctx.pipeline,
-      caller,
+      early,
       {
         // members named one by one, not spread: see `entry` in call-pipeline.ts
         action: facts.action,
@@ -384,15 +383,30 @@ async function call(
         approval: approvalReference(message),
         shown: Object.assign({ server: state.server.name, method: message.method }, facts.context),
       },
-      proven,
+      proven && { proven, sessionCalls: () => session.calls },
     );
   } catch (error) {
     if (!(error instanceof CallRefused)) throw error;
-    if (proven) touchSession(ctx, session, caller);
+    if (proven) touchSession(ctx, session, early);
     return refuse(res, message.id, error, ctx.clock.now());
   }
-  if (proven) touchSession(ctx, session, caller);
+  if (proven) touchSession(ctx, session, early);
   session.calls++;
+  let target = known;
+  if (target === undefined) {
+    try {
+      target = await upstreamTarget(ctx, state);
+    } catch (error) {
+      authorized.finish({
+        upstreamStatus: null,
+        outcome: 'failure',
+        bytesIn: body.length,
+        bytesOut: 0,
+        error: "the gateway's credential for the upstream is not available",
+      });
+      throw error;
+    }
+  }
   let result: CallResult;
   try {
     if (target) {

@@ -47,12 +47,6 @@ export interface PresentedRequest {
   readonly url: string;
   /** The resource URI the token must be for (its `aud`). */
   readonly resource: string;
-  /**
-   * Other calls are in flight at this gateway: a DPoP proof's signature is then
-   * checked on libuv's thread pool, so the event loop serves them meanwhile;
-   * alone, on this thread (lower latency for a single call).
-   */
-  readonly busy?: boolean;
 }
 
 const invalidToken = (description: string) => new GatewayError('invalid_token', description);
@@ -122,19 +116,16 @@ export class TokenVerifier {
     return { claims };
   }
 
-  /** Throws {@link GatewayError} with the RFC 6750 / 9449 code when anything is wrong. */
-  async verify(request: PresentedRequest): Promise<VerifiedCaller> {
-    const { caller, proven } = await this.begin(request);
-    return proven ? proven : caller;
-  }
-
   /**
-   * {@link verify}, but a DPoP proof's signature is left running on libuv's
-   * thread pool: `caller` is what the token says (every check of it done, the
-   * proof's `proof` not yet known), and `proven` settles once the signature is
-   * checked, with the caller (and its proof) or a {@link GatewayError}. The
-   * caller may work out an answer meanwhile (a policy decision), but must
-   * neither act on the request nor answer it until `proven` resolves.
+   * Checks the token; throws {@link GatewayError} with the RFC 6750 / 9449 code
+   * when anything is wrong with it. A DPoP proof is parsed at once (header,
+   * `typ`, `alg`, `jwk`) and its signature left to libuv's thread pool; its
+   * claims (`htm`, `htu`, `iat`, `jti`, `ath`, nonce) are checked once the
+   * signature verified. `caller` is what the token says (its `proof` not yet
+   * known); `proven` settles with the caller and its proof, or rejects with a
+   * {@link GatewayError}. The gateway may work out an answer meanwhile (a
+   * policy decision) but must neither act on the request nor answer it until
+   * `proven` resolved.
    */
   async begin(
     request: PresentedRequest,
@@ -179,7 +170,8 @@ export class TokenVerifier {
         );
       if (request.dpop.length === 0)
         throw new GatewayError('invalid_dpop_proof', 'a DPoP proof is required with this access token');
-      // the header checks run now; the signature on the thread pool while the token is looked up
+      // the proof's header is parsed now; its signature verified on the thread pool (its claims
+      // after that) while the token's revocation is looked up
       pending = verifyDpopProof(
         request.dpop,
         { method: request.method, url: request.url, accessToken: token },
@@ -210,7 +202,7 @@ export class TokenVerifier {
       if (chain.length > 0 && state.subject !== claims.sub)
         throw invalidToken('the access token does not act for the person it names');
     } catch (error) {
-      // a bad proof is the answer before anything else about the token
+      // a bad proof is the answer rather than what is found wrong with the token after it started
       if (pending) await this.checkProof(pending, boundTo);
       throw error;
     }
