@@ -1,20 +1,18 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { type AgentClient, createAgentClient } from '@custos/sdk';
 import {
   auditEvents,
+  boundToken,
   createAgent,
   dpopProof,
   isJson,
   type Json,
   newKeyPair,
   rawPost,
-  signAssertion,
   type TestAgent,
-  tokenForm,
 } from './support/oauth-client.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
@@ -198,14 +196,7 @@ describe('HTTP gateway end to end (sqlite)', () => {
 
   it('answers a bad DPoP proof before anything else, and neither makes nor records the call', async () => {
     const keys = await newKeyPair();
-    const tokenUrl = `${t.config.issuer}/oauth/token`;
-    const issued = await fetch(tokenUrl, {
-      method: 'POST',
-      headers: { dpop: await dpopProof(keys, { htu: tokenUrl }) },
-      body: tokenForm(agentId, await signAssertion(t.config.issuer, agentKey), { resource }),
-    });
-    const bound = ((await issued.json()) as Json).access_token as string;
-    const ath = createHash('sha256').update(bound).digest('base64url');
+    const { token: bound, ath } = await boundToken(t.config.issuer, agentKey, keys, resource);
     const stranger = await newKeyPair();
     const get = async (path: string, signWith = keys.privateKey) =>
       fetch(`${base}${path}`, {

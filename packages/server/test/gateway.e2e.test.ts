@@ -26,14 +26,13 @@ import {
 } from './support/mcp-upstreams.js';
 import {
   auditEvents,
+  boundToken,
   createAgent,
   dpopProof,
   isJson,
   type Json,
   newKeyPair,
-  signAssertion,
   type TestAgent,
-  tokenForm,
 } from './support/oauth-client.js';
 import { freePort, type TestServer } from './support/server.js';
 
@@ -560,6 +559,18 @@ describe('MCP gateway refusals (sqlite)', () => {
     params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
   };
 
+  /** Grants the agent every tool of the `everything` server. */
+  const mayCallEverything = (agentId: string) =>
+    t.api('POST', '/api/v1/grants', {
+      body: {
+        principal: { type: 'Agent', id: agentId },
+        action: 'tools/call',
+        resource: { type: 'McpServer', id: 'everything' },
+        scope: 'in',
+        reason: 'test',
+      },
+    });
+
   before(async () => {
     everything = await startEverything();
     t = await startLoggedServer('sqlite', { gatewayBodyLimit: 4096 });
@@ -575,15 +586,7 @@ describe('MCP gateway refusals (sqlite)', () => {
     });
     assert.equal(added.status, 201, JSON.stringify(added.body));
     agent = await createAgent(t, 'gw2@example.com', { audiences: [resource] });
-    await t.api('POST', '/api/v1/grants', {
-      body: {
-        principal: { type: 'Agent', id: agent.id },
-        action: 'tools/call',
-        resource: { type: 'McpServer', id: 'everything' },
-        scope: 'in',
-        reason: 'test',
-      },
-    });
+    await mayCallEverything(agent.id);
     const client = createAgentClient({
       issuer,
       agentId: agent.id,
@@ -679,15 +682,7 @@ describe('MCP gateway refusals (sqlite)', () => {
   it("decides a bound token's call while its proof is checked, but a bad proof changes nothing", async () => {
     // a DPoP-bound token for a key of this test's own
     const keys = await newKeyPair();
-    const tokenUrl = `${issuer}/oauth/token`;
-    const issued = await fetch(tokenUrl, {
-      method: 'POST',
-      headers: { dpop: await dpopProof(keys, { htu: tokenUrl }) },
-      body: tokenForm(agent.id, await signAssertion(issuer, agent), { resource }),
-    });
-    const bound = ((await issued.json()) as Json).access_token as string;
-    assert.equal(typeof bound, 'string');
-    const ath = createHash('sha256').update(bound).digest('base64url');
+    const { token: bound, ath } = await boundToken(issuer, agent, keys, resource);
     const proof = (options: Partial<Parameters<typeof dpopProof>[1]> = {}) =>
       dpopProof(keys, { htu: resource, ...options, claims: { ath, ...options.claims } });
     const send = async (body: unknown, dpop: string, session?: string) =>
@@ -763,17 +758,9 @@ describe('MCP gateway refusals (sqlite)', () => {
   });
 
   it('decides again when a call was counted while a proof was checked', async () => {
-    // an agent that may make one call an hour; two calls arrive together, each with a good proof
+    // an agent that may make one call an hour; eight calls arrive together, each with a good proof
     const second = await createAgent(t, 'gw2@example.com', { audiences: [resource] });
-    await t.api('POST', '/api/v1/grants', {
-      body: {
-        principal: { type: 'Agent', id: second.id },
-        action: 'tools/call',
-        resource: { type: 'McpServer', id: 'everything' },
-        scope: 'in',
-        reason: 'test',
-      },
-    });
+    await mayCallEverything(second.id);
     const policy = await t.api('PUT', '/api/v1/policies', {
       body: {
         reason: 'one call an hour',
@@ -787,14 +774,7 @@ describe('MCP gateway refusals (sqlite)', () => {
     });
     assert.equal(policy.status, 200, JSON.stringify(policy.body));
     const keys = await newKeyPair();
-    const tokenUrl = `${issuer}/oauth/token`;
-    const issued = await fetch(tokenUrl, {
-      method: 'POST',
-      headers: { dpop: await dpopProof(keys, { htu: tokenUrl }) },
-      body: tokenForm(second.id, await signAssertion(issuer, second), { resource }),
-    });
-    const bound = ((await issued.json()) as Json).access_token as string;
-    const ath = createHash('sha256').update(bound).digest('base64url');
+    const { token: bound, ath } = await boundToken(issuer, second, keys, resource);
     const send = async (body: unknown, session?: string) =>
       rpc(null, body, {
         authorization: `DPoP ${bound}`,

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -237,6 +237,24 @@ export function dpopProof(keys: KeyPair, options: ProofOptions): Promise<string>
   return new jose.CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
     .setProtectedHeader({ ...header, alg: String(header.alg) })
     .sign(options.signWith ?? keys.privateKey);
+}
+
+/** A DPoP-bound access token for `resource`, bound to `keys`, and its `ath` for proofs. */
+export async function boundToken(
+  issuer: string,
+  agent: TestAgent,
+  keys: KeyPair,
+  resource: string,
+): Promise<{ token: string; ath: string }> {
+  const tokenUrl = `${issuer}/oauth/token`;
+  const issued = await fetch(tokenUrl, {
+    method: 'POST',
+    headers: { dpop: await dpopProof(keys, { htu: tokenUrl }) },
+    body: tokenForm(agent.id, await signAssertion(issuer, agent), { resource }),
+  });
+  const token = ((await issued.json()) as Json).access_token;
+  if (typeof token !== 'string') throw new Error(`no token: ${issued.status}`);
+  return { token, ath: createHash('sha256').update(token).digest('base64url') };
 }
 
 /** A real OAuth client (openid-client) for the agent, and every request body and DPoP header it sent. */
