@@ -8,6 +8,18 @@ export const DPOP_ALGS = ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'] as const;
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 /** Proof keys by RFC 7638 thumbprint: an agent signs every proof with the same key. */
 const proofKeys = new Map<string, KeyObject>();
+/**
+ * Proof headers that checked out, by their exact encoded text: an agent's
+ * proofs all carry the same header (`typ`, `alg`, `jwk`), and the same text
+ * decodes the same way, so it is parsed, checked and thumbprinted once.
+ */
+const checkedHeaders = new Map<
+  string,
+  { readonly alg: string; readonly key: KeyObject; readonly jkt: string }
+>();
+/** `htu` values as compared, by their text (a client sends the same few URLs). */
+const normalizedUrls = new Map<string, string | null>();
+const CACHE_LIMIT = 10_000;
 
 export interface DpopSettings {
   readonly maxAgeSeconds: number;
@@ -28,12 +40,18 @@ const invalid = (description: string, cause?: unknown) =>
 
 /** `htu` comparison ignores query and fragment (RFC 9449 §4.3 item 9). */
 export function normalizeHtu(url: string): string | null {
+  const known = normalizedUrls.get(url);
+  if (known !== undefined) return known;
+  let normalized: string | null;
   try {
     const u = new URL(url);
-    return `${u.protocol}//${u.host.toLowerCase()}${u.pathname}`;
+    normalized = `${u.protocol}//${u.host.toLowerCase()}${u.pathname}`;
   } catch {
-    return null;
+    normalized = null;
   }
+  if (normalizedUrls.size >= CACHE_LIMIT) normalizedUrls.clear();
+  normalizedUrls.set(url, normalized);
+  return normalized;
 }
 
 /**
@@ -58,25 +76,17 @@ export class DpopNonces {
   }
 }
 
-/**
- * Verifies a DPoP proof per RFC 9449 §4.3 (everything but the jti replay check,
- * which the caller does atomically with what the proof authorizes): exactly one
- * header, `typ: dpop+jwt`, an asymmetric `alg`, a public `jwk` that verifies the
- * signature, `htm`, `htu`, `iat` within the window, a `jti`, the nonce when
- * required, and `ath` when an access token is presented. `offThread` checks the
- * signature on libuv's thread pool (throughput paths such as the token
- * endpoint); otherwise on the calling thread (lowest latency for one request).
- */
-export async function verifyDpopProof(
-  headerValues: readonly string[],
-  request: { method: string; url: string; accessToken?: string },
-  settings: DpopSettings,
-  nowMs: number,
-  offThread = false,
-): Promise<VerifiedProof> {
-  if (headerValues.length !== 1) throw invalid('exactly one DPoP header is required');
-  const proof = headerValues[0] as string;
-  if (proof.includes(',') || proof.includes(' ')) throw invalid('exactly one DPoP header is required');
+/** The proof's header checked (`typ`, an allowed `alg`, a public `jwk`), with its key and the key's thumbprint. */
+function checkedHeader(proof: string): {
+  readonly alg: string;
+  readonly key: KeyObject;
+  readonly jkt: string;
+} {
+  const dot = proof.indexOf('.');
+  // (a compact JWS only: what decodeProtectedHeader would refuse is never looked up)
+  const text = dot > 0 && proof.indexOf('.', dot + 1) > dot ? proof.slice(0, dot) : null;
+  const known = text === null ? undefined : checkedHeaders.get(text);
+  if (known) return known;
   let header: ReturnType<typeof decodeProtectedHeader>;
   try {
     header = decodeProtectedHeader(proof);
@@ -99,13 +109,41 @@ export async function verifyDpopProof(
     } catch (error) {
       throw invalid('DPoP proof `jwk` is not a valid public key', error);
     }
-    if (proofKeys.size > 10_000) proofKeys.clear();
+    if (proofKeys.size > CACHE_LIMIT) proofKeys.clear();
     proofKeys.set(jkt, key);
   }
-  // jose parsed the header; the signature is checked with node:crypto at the raw cost
+  const checked = { alg: header.alg, key, jkt };
+  if (text !== null) {
+    if (checkedHeaders.size >= CACHE_LIMIT) checkedHeaders.clear();
+    checkedHeaders.set(text, checked);
+  }
+  return checked;
+}
+
+/**
+ * Verifies a DPoP proof per RFC 9449 §4.3 (everything but the jti replay check,
+ * which the caller does atomically with what the proof authorizes): exactly one
+ * header, `typ: dpop+jwt`, an asymmetric `alg`, a public `jwk` that verifies the
+ * signature, `htm`, `htu`, `iat` within the window, a `jti`, the nonce when
+ * required, and `ath` when an access token is presented. `offThread` checks the
+ * signature on libuv's thread pool (throughput paths such as the token
+ * endpoint); otherwise on the calling thread (lowest latency for one request).
+ */
+export async function verifyDpopProof(
+  headerValues: readonly string[],
+  request: { method: string; url: string; accessToken?: string },
+  settings: DpopSettings,
+  nowMs: number,
+  offThread = false,
+): Promise<VerifiedProof> {
+  if (headerValues.length !== 1) throw invalid('exactly one DPoP header is required');
+  const proof = headerValues[0] as string;
+  if (proof.includes(',') || proof.includes(' ')) throw invalid('exactly one DPoP header is required');
+  const { alg, key, jkt } = checkedHeader(proof);
+  // the signature is checked with node:crypto at the raw cost
   const verified = offThread
-    ? await verifyJwsSignatureOffThread(proof, header.alg, key)
-    : verifyJwsSignature(proof, header.alg, key);
+    ? await verifyJwsSignatureOffThread(proof, alg, key)
+    : verifyJwsSignature(proof, alg, key);
   if (!verified) throw invalid('DPoP proof signature does not verify');
   let payload: Record<string, unknown>;
   try {
