@@ -13,7 +13,7 @@ import {
 import type { Clock } from '../core/index.js';
 import type { AgentRecord, FederatedIssuerRecord, Store } from '../storage/index.js';
 import { AuthCache } from './auth-cache.js';
-import { checkTimeClaims } from './jwt-claims.js';
+import { checkTimeClaims, hasControlCharacter } from './jwt-claims.js';
 import { OAuthError } from './oauth-error.js';
 
 const AGENT_ID = /^agt_[0-9a-z]{26}$/;
@@ -93,6 +93,12 @@ export class ClientAuthenticator {
       throw invalidClient(`client assertion algorithm \`${String(header.alg)}\` is not allowed`);
     }
     if (typeof claims.iss !== 'string') throw invalidClient('client assertion has no `iss`');
+    // looked up as text below (PostgreSQL refuses NUL even in a query's parameters)
+    if (
+      hasControlCharacter(claims.iss) ||
+      (typeof header.kid === 'string' && hasControlCharacter(header.kid))
+    )
+      throw invalidClient('client assertion `iss` or `kid` has a control character');
     // agent ids never look like an issuer URL, so only other issuers need a lookup
     if (!AGENT_ID.test(claims.iss)) {
       const federated = await this.deps.store.federatedIssuers.getByIssuer(claims.iss);
@@ -178,8 +184,13 @@ export class ClientAuthenticator {
     if (exp - since > cap || exp - now / 1000 > cap + this.settings.leewaySeconds) {
       throw invalidClient(`client assertion lifetime exceeds ${cap} seconds`);
     }
-    if (typeof payload.jti !== 'string' || payload.jti.length < 8 || payload.jti.length > 256) {
-      throw invalidClient('client assertion needs a `jti` of 8 to 256 characters');
+    if (
+      typeof payload.jti !== 'string' ||
+      payload.jti.length < 8 ||
+      payload.jti.length > 256 ||
+      hasControlCharacter(payload.jti)
+    ) {
+      throw invalidClient('client assertion needs a `jti` of 8 to 256 characters, none a control character');
     }
   }
 

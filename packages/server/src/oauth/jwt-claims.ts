@@ -21,3 +21,16 @@ export function checkTimeClaims(
     throw new OAuthError('invalid_client', `${what} \`iat\` is in the future`);
   }
 }
+
+/**
+ * Whether `text` has a control character (U+0000–U+001F, U+007F). A single-use
+ * identifier with one is refused: it is stored as text, where PostgreSQL
+ * refuses NUL (and the refusal would fail every other write of the batch).
+ */
+export function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}

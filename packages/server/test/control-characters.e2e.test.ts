@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { DIALECTS } from './support/databases.js';
+import {
+  auditEvents,
+  createAgent,
+  dpopProof,
+  type Json,
+  newKeyPair,
+  signAssertion,
+  type TestAgent,
+  tokenForm,
+  unsignedJwt,
+} from './support/oauth-client.js';
+import { startTestServer, type TestServer } from './support/server.js';
+
+const RESOURCE = 'https://api.example.com';
+
+for (const dialect of DIALECTS) {
+  describe(`what callers send with control characters (${dialect})`, () => {
+    let t: TestServer;
+    let agent: TestAgent;
+    const grant = async (assertion: string, headers: Record<string, string> = {}) => {
+      const response = await fetch(`${t.url}/oauth/token`, {
+        method: 'POST',
+        headers,
+        body: tokenForm(agent.id, assertion, { resource: RESOURCE }),
+      });
+      return { status: response.status, body: (await response.json()) as Json };
+    };
+
+    before(async () => {
+      t = await startTestServer(dialect);
+      await t.api('POST', '/api/v1/users', { body: { email: 'nul@example.com', name: 'Owner' } });
+      agent = await createAgent(t, 'nul@example.com', { audiences: [RESOURCE] });
+    });
+    after(async () => t?.close());
+
+    it('records a refusal that quotes a NUL, and other grants of its batch go through', async () => {
+      // PostgreSQL refuses NUL in text: the refusal's record would fail, and its whole batch with it
+      const refusals = [
+        // (no agent needed for this one: the algorithm is refused before anything else)
+        Promise.resolve(unsignedJwt({ alg: 'ES256\u0000' }, { iss: agent.id, sub: agent.id })),
+        signAssertion(t.config.issuer, agent, { header: { kid: 'k\u0000' } }),
+      ];
+      const answers = await Promise.all([
+        ...refusals.map(async (a) => grant(await a)),
+        ...Array.from({ length: 6 }, async () => grant(await signAssertion(t.config.issuer, agent))),
+      ]);
+      for (const refused of answers.slice(0, 2)) {
+        assert.equal(refused.status, 401, JSON.stringify(refused.body));
+        assert.equal(refused.body.error, 'invalid_client');
+      }
+      for (const granted of answers.slice(2)) assert.equal(granted.status, 200, JSON.stringify(granted.body));
+      const reasons = (await auditEvents(t, { action: 'token.refuse' })).map((e) => String(e.reason));
+      assert.ok(
+        reasons.some((r) => r.includes('`ES256\uFFFD`')),
+        reasons.join('\n'),
+      );
+      // a `kid` is looked up as text (PostgreSQL refuses NUL even in a query): refused before
+      assert.ok(
+        reasons.some((r) => r.includes('`kid` has a control character')),
+        reasons.join('\n'),
+      );
+      const verified = await t.api('GET', '/api/v1/audit/verify');
+      assert.equal(verified.body.ok, true, JSON.stringify(verified.body));
+    });
+
+    it('refuses a single-use identifier with a control character', async () => {
+      const jti = await grant(
+        await signAssertion(t.config.issuer, agent, { claims: { jti: 'abcdefgh\u0000' } }),
+      );
+      assert.equal(jti.status, 401);
+      assert.match(String(jti.body.error_description), /control character/);
+      const keys = await newKeyPair();
+      const proof = await dpopProof(keys, { htu: `${t.config.issuer}/oauth/token`, jti: 'abcdefgh\u0001' });
+      const bound = await grant(await signAssertion(t.config.issuer, agent), { dpop: proof });
+      assert.equal(bound.status, 400);
+      assert.equal(bound.body.error, 'invalid_dpop_proof');
+      assert.match(String(bound.body.error_description), /control character/);
+    });
+  });
+}
