@@ -66,6 +66,24 @@ for (const dialect of DIALECTS) {
       assert.equal(verified.body.ok, true, JSON.stringify(verified.body));
     });
 
+    it('refuses a NUL anywhere in an admin API request, and changes nothing', async () => {
+      const before = await t.api('GET', '/api/v1/users');
+      const created = await t.api('POST', '/api/v1/users', {
+        body: { email: 'zero@example.com', name: 'Ze\u0000ro' },
+      });
+      assert.equal(created.status, 400, JSON.stringify(created.body));
+      assert.deepEqual(created.body.errors, [
+        { pointer: '/name', detail: 'text must not contain NUL (U+0000)' },
+      ]);
+      const looked = await t.api('GET', '/api/v1/agents/agt%00');
+      assert.equal(looked.status, 400, JSON.stringify(looked.body));
+      assert.equal((looked.body.errors as Json[])[0]?.pointer, '/params/id');
+      const listed = await t.api('GET', '/api/v1/agents?owner=%00');
+      assert.equal(listed.status, 400, JSON.stringify(listed.body));
+      assert.equal((listed.body.errors as Json[])[0]?.pointer, '/query/owner');
+      assert.deepEqual((await t.api('GET', '/api/v1/users')).body, before.body);
+    });
+
     it('refuses a single-use identifier with a control character', async () => {
       const jti = await grant(
         await signAssertion(t.config.issuer, agent, { claims: { jti: 'abcdefgh\u0000' } }),

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Actor } from '../audit/index.js';
-import { CustosError, randomToken } from '../core/index.js';
+import { CustosError, invalid, randomToken } from '../core/index.js';
 import { OAuthError, registerOAuthRoutes, sendOAuthError } from '../oauth/index.js';
 import { authenticateRequest } from './admin-auth.js';
 import { registerConsoleRoutes } from './console-routes.js';
@@ -73,6 +73,25 @@ export interface AppOptions {
 
 const toFastifyPath = (path: string) => path.replace(/\{(\w+)\}/g, ':$1');
 
+/** The JSON pointer of the first string (or member name) in `value` with a NUL, or null. */
+function nulIn(value: unknown, pointer: string): string | null {
+  // an explicit stack: a body's nesting is bounded only by its size
+  const stack: [unknown, string][] = [[value, pointer]];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [item, at] = next;
+    if (typeof item === 'string') {
+      if (item.includes('\u0000')) return at || '/';
+    } else if (typeof item === 'object' && item !== null) {
+      for (const [name, member] of Object.entries(item)) {
+        const path = `${at}/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+        if (name.includes('\u0000')) return path;
+        stack.push([member, path]);
+      }
+    }
+  }
+  return null;
+}
+
 /**
  * Assembles the HTTP application: operations endpoints, the admin API from its
  * route table, authentication, validation and the one error-to-problem mapping.
@@ -111,6 +130,13 @@ export function buildApp(deps: AppDeps, options: AppOptions): FastifyInstance {
     if (request.routeOptions.config.access === 'authenticated') {
       request.actor = await authenticateRequest(deps, request);
     }
+  });
+
+  // PostgreSQL refuses NUL in text, as a value and as a query's parameter: a NUL anywhere in
+  // a request is refused here with its place, rather than failing at the database
+  app.addHook('preValidation', async (request) => {
+    const at = nulIn(request.params, '/params') ?? nulIn(request.query, '/query') ?? nulIn(request.body, '');
+    if (at !== null) throw invalid(at, 'text must not contain NUL (U+0000)');
   });
 
   app.addHook('onResponse', async (request, reply) => {
