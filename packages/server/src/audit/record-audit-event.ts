@@ -63,28 +63,19 @@ export function auditStatement(clock: Clock, actor: Actor, entry: AuditEntry): S
   return auditEventStatement(buildAuditEvent(clock, actor, entry));
 }
 
-/**
- * A column's text as it can be stored: PostgreSQL refuses NUL in text (and the
- * refusal would fail every other write of the batch), so it becomes U+FFFD,
- * before the event is hashed. A refusal's reason can quote what a caller sent
- * (an assertion's `alg` or `kid`). `details` travel as JSON, where NUL is escaped.
- */
-const storable = <T extends string | null>(text: T): T =>
-  (text?.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text) as T;
-
 function buildAuditEvent(clock: Clock, actor: Actor, entry: AuditEntry): AuditEventInput {
   const at = clock.now();
   return {
     id: newId('evt', at),
     at,
-    requestId: storable(actor.requestId),
+    requestId: actor.requestId,
     actorType: actor.type,
-    actorId: storable(actor.id),
+    actorId: actor.id,
     action: entry.action,
-    targetType: storable(entry.target?.type ?? null),
-    targetId: storable(entry.target?.id ?? null),
+    targetType: entry.target?.type ?? null,
+    targetId: entry.target?.id ?? null,
     outcome: entry.outcome ?? 'success',
-    reason: storable(entry.reason ?? null),
+    reason: entry.reason ?? null,
     details: {
       actorRole: actor.role,
       ...(actor.userId ? { actorUserId: actor.userId } : {}),

@@ -42,6 +42,7 @@ describe('DPoP proof headers checked once per header text', () => {
     const [head, payload] = good.split('.');
     await assert.rejects(verify(`${head}.${payload}`), refusal(/not a JWT/));
     await assert.rejects(verify(head as string), refusal(/not a JWT/));
+    await assert.rejects(verify(`${good}.more`), refusal(/not a JWT/));
   });
 
   it('refuses a bad header every time (refusals are not remembered)', async () => {

@@ -14,13 +14,12 @@ const proofKeys = new Map<string, KeyObject>();
  * proofs all carry the same header (`typ`, `alg`, `jwk`), and the same text
  * decodes the same way, so it is parsed, checked and thumbprinted once.
  */
-const checkedHeaders = new Map<
-  string,
-  { readonly alg: string; readonly key: KeyObject; readonly jkt: string }
->();
+const checkedHeaders = new Map<string, CheckedHeader>();
 /** `htu` values as compared, by their text (a client sends the same few URLs). */
 const normalizedUrls = new Map<string, string | null>();
 const CACHE_LIMIT = 10_000;
+/** Longer header and URL texts are checked each time, not remembered (an ES256 header is ≈ 250 characters). */
+const MAX_CACHED_TEXT = 1024;
 
 export interface DpopSettings {
   readonly maxAgeSeconds: number;
@@ -50,8 +49,10 @@ export function normalizeHtu(url: string): string | null {
   } catch {
     normalized = null;
   }
-  if (normalizedUrls.size >= CACHE_LIMIT) normalizedUrls.clear();
-  normalizedUrls.set(url, normalized);
+  if (url.length <= MAX_CACHED_TEXT) {
+    if (normalizedUrls.size >= CACHE_LIMIT) normalizedUrls.clear();
+    normalizedUrls.set(url, normalized);
+  }
   return normalized;
 }
 
@@ -77,17 +78,27 @@ export class DpopNonces {
   }
 }
 
-/** The proof's header checked (`typ`, an allowed `alg`, a public `jwk`), with its key and the key's thumbprint. */
-function checkedHeader(proof: string): {
+/** A proof header that checked out: its `alg`, its key, and the key's thumbprint. */
+interface CheckedHeader {
   readonly alg: string;
   readonly key: KeyObject;
   readonly jkt: string;
-} {
+}
+
+/**
+ * The proof's header checked (`typ`, an allowed `alg`, a public `jwk`); `text`
+ * is its encoded form to remember once the proof's signature verified (null:
+ * remembered already, or not to be).
+ */
+function checkedHeader(proof: string): { readonly checked: CheckedHeader; readonly text: string | null } {
   const dot = proof.indexOf('.');
-  // (a compact JWS only: what decodeProtectedHeader would refuse is never looked up)
-  const text = dot > 0 && proof.indexOf('.', dot + 1) > dot ? proof.slice(0, dot) : null;
+  const second = dot > 0 ? proof.indexOf('.', dot + 1) : -1;
+  // a compact JWS (three parts) with a header of a usual size only: what decodeProtectedHeader
+  // would refuse is never looked up, and the cache's memory stays small
+  const text =
+    second > dot && proof.indexOf('.', second + 1) < 0 && dot <= MAX_CACHED_TEXT ? proof.slice(0, dot) : null;
   const known = text === null ? undefined : checkedHeaders.get(text);
-  if (known) return known;
+  if (known) return { checked: known, text: null };
   let header: ReturnType<typeof decodeProtectedHeader>;
   try {
     header = decodeProtectedHeader(proof);
@@ -113,12 +124,13 @@ function checkedHeader(proof: string): {
     if (proofKeys.size > CACHE_LIMIT) proofKeys.clear();
     proofKeys.set(jkt, key);
   }
-  const checked = { alg: header.alg, key, jkt };
-  if (text !== null) {
-    if (checkedHeaders.size >= CACHE_LIMIT) checkedHeaders.clear();
-    checkedHeaders.set(text, checked);
-  }
-  return checked;
+  return { checked: { alg: header.alg, key, jkt }, text };
+}
+
+/** Remembers a header that checked out, once a proof carrying it verified. */
+function rememberHeader(text: string, checked: CheckedHeader): void {
+  if (checkedHeaders.size >= CACHE_LIMIT) checkedHeaders.clear();
+  checkedHeaders.set(text, checked);
 }
 
 /**
@@ -140,12 +152,14 @@ export async function verifyDpopProof(
   if (headerValues.length !== 1) throw invalid('exactly one DPoP header is required');
   const proof = headerValues[0] as string;
   if (proof.includes(',') || proof.includes(' ')) throw invalid('exactly one DPoP header is required');
-  const { alg, key, jkt } = checkedHeader(proof);
+  const { checked, text } = checkedHeader(proof);
+  const { alg, key, jkt } = checked;
   // the signature is checked with node:crypto at the raw cost
   const verified = offThread
     ? await verifyJwsSignatureOffThread(proof, alg, key)
     : verifyJwsSignature(proof, alg, key);
   if (!verified) throw invalid('DPoP proof signature does not verify');
+  if (text !== null) rememberHeader(text, checked);
   let payload: Record<string, unknown>;
   try {
     payload = decodeJwt(proof);

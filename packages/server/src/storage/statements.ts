@@ -45,26 +45,38 @@ export function auditEventStatement(e: AuditEventInput): Statement {
 }
 
 /**
- * The event as both drivers store it: a lone surrogate in a text column (a
- * refusal's reason can quote a `kid` or client id an unauthenticated caller
- * chose) is written as U+FFFD, so the event is hashed that way too; hashed as
- * sent, the stored event would no longer match its hash and verification would
- * report it modified. Details travel as JSON text, which keeps such text exactly.
+ * The event as both drivers store it: a lone surrogate or a NUL in a text
+ * column (a refusal's reason can quote a `kid` or client id an unauthenticated
+ * caller chose) is written as U+FFFD (see `storableText`), so the event is
+ * hashed that way too; hashed as sent, the stored event would no longer match
+ * its hash and verification would report it modified. Details travel as JSON
+ * text, which keeps such text exactly.
  */
 export function storableEvent(e: AuditEventInput): AuditEventInput {
   const texts = [e.id, e.requestId, e.actorType, e.actorId, e.action, e.targetType, e.targetId, e.reason];
-  if (texts.every((t) => t === null || t.isWellFormed())) return e;
+  if (texts.every((t) => t === null || (t.isWellFormed() && !t.includes('\u0000')))) return e;
   return {
     ...e,
-    id: e.id.toWellFormed(),
-    requestId: e.requestId?.toWellFormed() ?? null,
-    actorType: e.actorType.toWellFormed(),
-    actorId: e.actorId.toWellFormed(),
-    action: e.action.toWellFormed(),
-    targetType: e.targetType?.toWellFormed() ?? null,
-    targetId: e.targetId?.toWellFormed() ?? null,
-    reason: e.reason?.toWellFormed() ?? null,
+    id: storableText(e.id),
+    requestId: e.requestId === null ? null : storableText(e.requestId),
+    actorType: storableText(e.actorType),
+    actorId: storableText(e.actorId),
+    action: storableText(e.action),
+    targetType: e.targetType === null ? null : storableText(e.targetType),
+    targetId: e.targetId === null ? null : storableText(e.targetId),
+    reason: e.reason === null ? null : storableText(e.reason),
   };
+}
+
+/**
+ * Text as a column can hold it, the same on every dialect: a lone surrogate
+ * becomes U+FFFD (as UTF-8 encoding would make it), and so does NUL, which
+ * PostgreSQL refuses in text (one refused event would fail every other write
+ * committed with it; a refusal's reason can quote what a caller sent).
+ */
+function storableText(text: string): string {
+  const formed = text.toWellFormed();
+  return formed.includes('\u0000') ? formed.replaceAll('\u0000', '\uFFFD') : formed;
 }
 
 /** The chain head, locked until the transaction ends where the dialect needs it. */
@@ -98,6 +110,6 @@ export function chainedEventParams(e: AuditEventInput, chained: ChainedEvent): S
  * token (`details.actorUserId`).
  */
 export function auditUserOf(details: Readonly<Record<string, unknown>>): string | null {
-  if (typeof details.onBehalfOf === 'string') return details.onBehalfOf;
-  return typeof details.actorUserId === 'string' ? details.actorUserId : null;
+  if (typeof details.onBehalfOf === 'string') return storableText(details.onBehalfOf);
+  return typeof details.actorUserId === 'string' ? storableText(details.actorUserId) : null;
 }
