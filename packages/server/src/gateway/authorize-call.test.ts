@@ -148,18 +148,26 @@ describe('a call decided while its DPoP proof is checked (sqlite)', () => {
     requestId: 'req_1',
   });
 
-  it('decides before the proof checked out, and keeps that decision when nothing changed', async () => {
+  /** A call authorized with its proof still pending, once it was decided meanwhile; fresh limits and counters. */
+  async function pendingCall() {
     const deps = pipeline();
-    const proof = deferred<VerifiedCaller>();
+    const proof = deferred<{ caller: VerifiedCaller; sessionCalls: number }>();
     decisions = 0;
-    const call = authorizeCall(deps, caller(), facts(0), { proven: proof.promise, sessionCalls: () => 0 });
+    const call = authorizeCall(deps, caller(), facts(0), proof.promise);
     await ticks();
     assert.equal(decisions, 1, 'decided while the proof is pending');
-    assert.deepEqual(deps.counters.peek(agentId, 'Tool::"srv/t"', clock.now()), {
-      callsLastHour: 0,
-      resourceCallsLastHour: 0,
-    });
-    proof.resolve({ ...caller(), proof: { jti: 'j1', iat: T0 / 1000 } });
+    assert.equal(
+      deps.counters.peek(agentId, 'Tool::"srv/t"', clock.now()).callsLastHour,
+      0,
+      'nothing counted',
+    );
+    return { deps, proof, call };
+  }
+  const refused = (error: unknown) => error instanceof CallRefused && error.kind === 'refused';
+
+  it('decides before the proof checked out, and keeps that decision when nothing changed', async () => {
+    const { deps, proof, call } = await pendingCall();
+    proof.resolve({ caller: { ...caller(), proof: { jti: 'j1', iat: T0 / 1000 } }, sessionCalls: 0 });
     const authorized = await call;
     assert.equal(authorized.decision.allowed, true);
     assert.equal(decisions, 1, 'not decided again');
@@ -167,10 +175,7 @@ describe('a call decided while its DPoP proof is checked (sqlite)', () => {
   });
 
   it('a proof that fails changes nothing: no limit taken, no call counted', async () => {
-    const deps = pipeline();
-    const proof = deferred<VerifiedCaller>();
-    const call = authorizeCall(deps, caller(), facts(0), { proven: proof.promise, sessionCalls: () => 0 });
-    await ticks();
+    const { deps, proof, call } = await pendingCall();
     proof.reject(new GatewayError('invalid_dpop_proof', 'DPoP proof signature does not verify'));
     await assert.rejects(
       call,
@@ -183,26 +188,18 @@ describe('a call decided while its DPoP proof is checked (sqlite)', () => {
   });
 
   it('decides again with the session count read once the proof checked out', async () => {
-    const deps = pipeline();
-    const proof = deferred<VerifiedCaller>();
-    decisions = 0;
+    const { proof, call } = await pendingCall();
     // another call of the session went ahead meanwhile: this one is its second
-    const call = authorizeCall(deps, caller(), facts(0), { proven: proof.promise, sessionCalls: () => 1 });
-    await ticks();
-    proof.resolve(caller());
-    await assert.rejects(call, (error) => error instanceof CallRefused && error.kind === 'refused');
+    proof.resolve({ caller: caller(), sessionCalls: 1 });
+    await assert.rejects(call, refused);
     assert.equal(decisions, 2);
   });
 
   it('decides again when calls of the agent were counted meanwhile', async () => {
-    const deps = pipeline();
-    const proof = deferred<VerifiedCaller>();
-    decisions = 0;
-    const call = authorizeCall(deps, caller(), facts(0), { proven: proof.promise, sessionCalls: () => 0 });
-    await ticks();
+    const { deps, proof, call } = await pendingCall();
     for (let i = 0; i < 3; i++) deps.counters.observe(agentId, 'Tool::"srv/t"', clock.now());
-    proof.resolve(caller());
-    await assert.rejects(call, (error) => error instanceof CallRefused && error.kind === 'refused');
+    proof.resolve({ caller: caller(), sessionCalls: 0 });
+    await assert.rejects(call, refused);
     assert.equal(decisions, 2);
   });
 });

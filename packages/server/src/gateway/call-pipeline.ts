@@ -39,17 +39,14 @@ export interface CallFacts {
   readonly requestId: string;
 }
 
-/** A DPoP proof whose signature is still being checked when the call is authorized. */
-export interface PendingProof {
-  /** The caller with its proof, or a GatewayError: the proof failed. */
-  readonly proven: Promise<VerifiedCaller>;
-  /**
-   * Calls before this one in the session or with the token, read once the proof
-   * checked out (the count `facts.sessionCalls` gave before it, for the decision
-   * worked out meanwhile).
-   */
-  readonly sessionCalls: () => number;
-}
+/**
+ * A DPoP proof whose signature is still being checked when the call is
+ * authorized: settles once it checked out with the caller (and its proof) and
+ * the calls before this one in the session or with the token, read then; or
+ * rejects with a GatewayError. (`facts.sessionCalls` is the count before it,
+ * for the decision worked out meanwhile.)
+ */
+export type PendingProof = Promise<{ readonly caller: VerifiedCaller; readonly sessionCalls: number }>;
 
 /** Why a call was not made. */
 export class CallRefused extends Error {
@@ -258,9 +255,8 @@ export async function authorizeCall(
     const decided = decideCall(deps.engine, early, facts, contextOf(counts, sessionCalls));
     decided.catch(() => undefined); // awaited below, unless the proof fails
     speculative = { counts, sessionCalls, decided };
-    caller = await pending.proven;
+    ({ caller, sessionCalls } = await pending);
     now = deps.clock.now();
-    sessionCalls = pending.sessionCalls();
   }
   const actor = actorOf(caller, facts.requestId);
   // The record's common members, built when a record is: after the response for a

@@ -304,30 +304,12 @@ export class Gateway {
         this.tokenCalls.set(tokenId, before + 1);
         return before;
       };
-      let pending: PendingProof | null = null;
-      let calls: number;
-      if (begun.proven) {
-        // a call with a DPoP proof counts once the proof checked out, whatever its answer: this
-        // reaction is registered before any other on the promise, so it runs before they do
-        let counted: number | null = null;
-        begun.proven.then(
-          () => {
-            counted = count();
-          },
-          () => undefined,
-        );
-        calls = this.tokenCalls.get(tokenId) ?? 0; // (for the decision worked out meanwhile)
-        pending = {
-          proven: begun.proven,
-          sessionCalls: () => {
-            if (counted === null)
-              throw new Error('INVARIANT: the call is counted once its proof checked out');
-            return counted;
-          },
-        };
-      } else {
-        calls = count();
-      }
+      // a call with a DPoP proof counts once the proof checked out, whatever its answer
+      const pending: PendingProof | null =
+        begun.proven?.then((caller) => ({ caller, sessionCalls: count() })) ?? null;
+      pending?.catch(() => undefined); // (awaited by the handler, or abandoned with `proven`)
+      // (with a proof: the count for the decision worked out meanwhile)
+      const calls = pending ? (this.tokenCalls.get(tokenId) ?? 0) : count();
       return await handleHttpApi(
         this.ctx,
         state,

@@ -103,7 +103,7 @@ export async function handleHttpApi(
     }
   }
   if (!matched) {
-    if (pending) await pending.proven;
+    if (pending) await pending;
     return problem(
       res,
       404,

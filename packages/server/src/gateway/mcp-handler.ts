@@ -360,6 +360,8 @@ async function call(
   proven: Promise<VerifiedCaller> | null,
 ): Promise<void> {
   const sourceAddress = req.socket.remoteAddress ?? '';
+  const pending = proven?.then((caller) => ({ caller, sessionCalls: session.calls })) ?? null;
+  pending?.catch(() => undefined); // (awaited by authorizeCall, unless it refuses first)
   let authorized: Awaited<ReturnType<typeof authorizeCall>>;
   try {
     authorized = await authorizeCall(
@@ -383,7 +385,7 @@ async function call(
         approval: approvalReference(message),
         shown: Object.assign({ server: state.server.name, method: message.method }, facts.context),
       },
-      proven && { proven, sessionCalls: () => session.calls },
+      pending,
     );
   } catch (error) {
     if (!(error instanceof CallRefused)) throw error;

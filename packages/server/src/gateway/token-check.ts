@@ -185,27 +185,13 @@ export class TokenVerifier {
       throw invalidToken('the access token is not DPoP-bound: send it as `Authorization: Bearer <token>`');
     }
 
-    let state: Awaited<ReturnType<ActiveTokens['check']>>;
-    let chain: readonly string[];
-    let agentId: string;
-    try {
-      const found = actChain(claims.act);
-      if (found === null) throw invalidToken('the access token has a malformed `act` claim');
-      chain = found;
-      agentId = chain.at(-1) ?? claims.sub;
-      if (!AGENT_ID.test(agentId)) throw invalidToken('the access token was not issued to an agent');
-      state = await this.active.check(claims.jti, chain);
-      if (!state) throw invalidToken('the access token is unknown to this issuer');
-      if (!state.active)
-        throw invalidToken(`the access token is no longer active: ${state.reason ?? 'revoked'}`);
-      if (state.agentId !== agentId) throw invalidToken('the access token was not issued to this agent');
-      if (chain.length > 0 && state.subject !== claims.sub)
-        throw invalidToken('the access token does not act for the person it names');
-    } catch (error) {
-      // a bad proof is the answer rather than what is found wrong with the token after it started
-      if (pending) await this.checkProof(pending, boundTo);
-      throw error;
-    }
+    // a bad proof is the answer rather than what is found wrong with the token after it started
+    const { agentId, chain, state } = await this.standing(claims.act, claims.jti, claims.sub).catch(
+      async (error: unknown) => {
+        if (pending) await this.checkProof(pending, boundTo);
+        throw error;
+      },
+    );
     const caller: VerifiedCaller = {
       agentId,
       onBehalfOf: chain.length > 0 ? claims.sub : null,
@@ -222,6 +208,22 @@ export class TokenVerifier {
     const proven = pending && this.proven(caller, pending);
     proven?.catch(() => undefined); // (as `pending`: awaited by the caller, or abandoned)
     return { caller, proven };
+  }
+
+  /** Whom the token names (the last agent of its `act` chain, or its subject), and that it is still active. */
+  private async standing(act: unknown, jti: string, sub: string) {
+    const chain = actChain(act);
+    if (chain === null) throw invalidToken('the access token has a malformed `act` claim');
+    const agentId = chain.at(-1) ?? sub;
+    if (!AGENT_ID.test(agentId)) throw invalidToken('the access token was not issued to an agent');
+    const state = await this.active.check(jti, chain);
+    if (!state) throw invalidToken('the access token is unknown to this issuer');
+    if (!state.active)
+      throw invalidToken(`the access token is no longer active: ${state.reason ?? 'revoked'}`);
+    if (state.agentId !== agentId) throw invalidToken('the access token was not issued to this agent');
+    if (chain.length > 0 && state.subject !== sub)
+      throw invalidToken('the access token does not act for the person it names');
+    return { agentId, chain, state };
   }
 
   /** A started proof's verdict, and that it is signed by the key the token is bound to. */

@@ -75,17 +75,29 @@ const toFastifyPath = (path: string) => path.replace(/\{(\w+)\}/g, ':$1');
 
 /** The JSON pointer of the first string (or member name) in `value` with a NUL, or null. */
 function nulIn(value: unknown, pointer: string): string | null {
+  // where each value sits, as a chain of member names: the pointer is spelled out only for a hit
+  type Place = { readonly parent: Place | null; readonly name: string };
+  const spell = (place: Place | null): string => {
+    const names: string[] = [];
+    for (let p = place; p !== null; p = p.parent) names.push(p.name.replace(/~/g, '~0').replace(/\//g, '~1'));
+    return (
+      `${pointer}${names
+        .reverse()
+        .map((n) => `/${n}`)
+        .join('')}` || '/'
+    );
+  };
   // an explicit stack: a body's nesting is bounded only by its size
-  const stack: [unknown, string][] = [[value, pointer]];
+  const stack: [unknown, Place | null][] = [[value, null]];
   for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
-    const [item, at] = next;
+    const [item, place] = next;
     if (typeof item === 'string') {
-      if (item.includes('\u0000')) return at || '/';
+      if (item.includes('\u0000')) return spell(place);
     } else if (typeof item === 'object' && item !== null) {
-      for (const [name, member] of Object.entries(item)) {
-        const path = `${at}/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
-        if (name.includes('\u0000')) return path;
-        stack.push([member, path]);
+      for (const name of Object.keys(item)) {
+        const at = { parent: place, name };
+        if (name.includes('\u0000')) return spell(at);
+        stack.push([(item as Record<string, unknown>)[name], at]);
       }
     }
   }

@@ -13,7 +13,7 @@ import {
 import type { Clock } from '../core/index.js';
 import type { AgentRecord, FederatedIssuerRecord, Store } from '../storage/index.js';
 import { AuthCache } from './auth-cache.js';
-import { checkTimeClaims, hasControlCharacter } from './jwt-claims.js';
+import { checkTimeClaims, hasControlCharacter, isSingleUseId } from './jwt-claims.js';
 import { OAuthError } from './oauth-error.js';
 
 const AGENT_ID = /^agt_[0-9a-z]{26}$/;
@@ -184,12 +184,7 @@ export class ClientAuthenticator {
     if (exp - since > cap || exp - now / 1000 > cap + this.settings.leewaySeconds) {
       throw invalidClient(`client assertion lifetime exceeds ${cap} seconds`);
     }
-    if (
-      typeof payload.jti !== 'string' ||
-      payload.jti.length < 8 ||
-      payload.jti.length > 256 ||
-      hasControlCharacter(payload.jti)
-    ) {
+    if (!isSingleUseId(payload.jti)) {
       throw invalidClient('client assertion needs a `jti` of 8 to 256 characters, none a control character');
     }
   }

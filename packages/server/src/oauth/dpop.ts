@@ -1,7 +1,7 @@
 import { createHash, createHmac, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { jwkThumbprint, verifyJwsSignature, verifyJwsSignatureOffThread } from '@custos/sdk';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { hasControlCharacter } from './jwt-claims.js';
+import { isSingleUseId } from './jwt-claims.js';
 import { OAuthError } from './oauth-error.js';
 
 /** Asymmetric algorithms accepted for DPoP proofs (never `none` or HMAC). */
@@ -179,12 +179,7 @@ export async function verifyDpopProof(
   ) {
     throw invalid('DPoP proof `iat` is outside the accepted window');
   }
-  if (
-    typeof payload.jti !== 'string' ||
-    payload.jti.length < 8 ||
-    payload.jti.length > 256 ||
-    hasControlCharacter(payload.jti)
-  ) {
+  if (!isSingleUseId(payload.jti)) {
     throw invalid('DPoP proof needs a `jti` of 8 to 256 characters, none a control character');
   }
   if (request.accessToken !== undefined) {

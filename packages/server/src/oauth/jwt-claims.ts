@@ -23,10 +23,16 @@ export function checkTimeClaims(
 }
 
 /**
- * Whether `text` has a control character (U+0000–U+001F, U+007F). A single-use
- * identifier with one is refused: it is stored as text, where PostgreSQL
- * refuses NUL (and the refusal would fail every other write of the batch).
+ * Whether `value` can be a single-use identifier (`jti`): 8 to 256 characters,
+ * none a control character (U+0000–U+001F, U+007F). It is stored as text,
+ * where PostgreSQL refuses NUL (and the refusal would fail every other write
+ * of the batch).
  */
+export function isSingleUseId(value: unknown): value is string {
+  return typeof value === 'string' && value.length >= 8 && value.length <= 256 && !hasControlCharacter(value);
+}
+
+/** Whether `text` has a control character (U+0000–U+001F, U+007F). */
 export function hasControlCharacter(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
