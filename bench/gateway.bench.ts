@@ -24,7 +24,6 @@
  * BENCH_MODES=fast, BENCH_CASES=<part of a case name>, BENCH_PACED_SOCKETS: connections of the
  * open loop, default 16)
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -39,6 +38,7 @@ import {
   runLoad,
   runPaced,
   startBenchServer,
+  startHelper,
   threadSplit,
 } from './support.js';
 
@@ -55,18 +55,8 @@ const UPSTREAM_KEY = `bench-${randomBytes(12).toString('hex')}`;
 
 async function startUpstream(): Promise<{ url: string; stop(): void }> {
   const port = await freePort();
-  const child: ChildProcess = spawn(
-    process.execPath,
-    ['--import', 'tsx', new URL('./gateway-upstream.ts', import.meta.url).pathname, String(port)],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.once('data', () => resolve());
-    child.once('exit', (code) => reject(new Error(`upstream exited with ${code}`)));
-  });
-  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGKILL') };
+  const helper = await startHelper('gateway-upstream.ts', [String(port)]);
+  return { url: `http://127.0.0.1:${port}`, stop: helper.stop };
 }
 
 /**
@@ -79,26 +69,15 @@ async function startBareProxy(
 ): Promise<{ url: string; stop(): void }> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'custos-bench-floor-'));
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      new URL('./bare-proxy.ts', import.meta.url).pathname,
-      String(port),
-      new URL(upstreamUrl).port,
-      ...(mode === 'durable' ? ['--durable', join(dir, 'floor.db')] : []),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.once('data', () => resolve());
-    child.once('exit', (code) => reject(new Error(`bare proxy exited with ${code}`)));
-  });
+  const helper = await startHelper('bare-proxy.ts', [
+    String(port),
+    new URL(upstreamUrl).port,
+    ...(mode === 'durable' ? ['--durable', join(dir, 'floor.db')] : []),
+  ]);
   return {
     url: `http://127.0.0.1:${port}`,
     stop: () => {
-      child.kill('SIGKILL');
+      helper.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -179,6 +179,24 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
   };
 }
 
+/**
+ * Starts a helper process of a benchmark (an upstream, a floor server) from a
+ * TypeScript file beside this one, under tsx; resolves once it prints its
+ * first line (it is listening). `stop` kills it.
+ */
+export async function startHelper(file: string, args: readonly string[]): Promise<{ stop(): void }> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', new URL(`./${file}`, import.meta.url).pathname, ...args],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`${file} exited with ${code}`)));
+  });
+  return { stop: () => child.kill('SIGKILL') };
+}
+
 export interface LoadResult {
   readonly ok: number;
   readonly failed: number;

@@ -3,13 +3,17 @@
  * without DPoP, against `custos serve` (SQLite, durable group commit) in its own
  * process. The floor, measured in the same run on this machine, is the raw
  * node:crypto work a grant cannot avoid: one ES256 verify (the assertion; two
- * with DPoP) and one ES256 sign (the token).
+ * with DPoP) and one ES256 sign (the token). A second floor, in the same run:
+ * a bare token server (bench/bare-token-server.ts) that does only that work
+ * behind HTTP on this machine, with the same load generator, which shows how
+ * much of the gap to the first floor any Node.js token server has here.
  *
  * Run: npm run bench -- token-grant   (env BENCH_GRANTS, default 10000 measured grants per
  * case, after BENCH_WARMUP, default 2000 unmeasured ones: the JIT and caches warm)
  */
 import { randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { freePort } from '../packages/server/test/support/server.js';
 import {
   benchAgent,
   busyPercent,
@@ -20,6 +24,7 @@ import {
   percentile,
   runLoad,
   startBenchServer,
+  startHelper,
   threadSplit,
 } from './support.js';
 
@@ -29,6 +34,7 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 
 async function main(): Promise<void> {
   const server = await startBenchServer({ CUSTOS_DPOP_MAX_AGE: '600' });
+  let bare: { stop(): void } | null = null;
   try {
     const audience = 'https://api.example.com';
     await server.admin('POST', '/api/v1/users', { email: 'bench@example.com', name: 'Bench' });
@@ -37,6 +43,11 @@ async function main(): Promise<void> {
       allowedScopes: ['read'],
       allowedAudiences: [audience],
     });
+    // the second floor: a bare token server that knows the agent's public key
+    const { d: _private, ...agentPublicJwk } = await exportJWK(agent.privateKey);
+    const barePort = await freePort();
+    bare = await startHelper('bare-token-server.ts', [String(barePort), JSON.stringify(agentPublicJwk)]);
+    const bareUrl = `http://127.0.0.1:${barePort}`;
     const dpopKeys = await generateKeyPair('ES256', { extractable: true });
     const dpopJwk = await exportJWK(dpopKeys.publicKey);
     const tokenUrl = `${server.url}/oauth/token`;
@@ -89,11 +100,17 @@ async function main(): Promise<void> {
       const clientCpu = (clientCpuUsage.user + clientCpuUsage.system) / result.ok;
       if (result.failed > 0) throw new Error(`${result.failed} grants failed; first: ${result.firstError}`);
       f = fasterFloor(f, es256Floor()); // taken again after the load: the faster of the two counts
+      // the bare token server with the same requests (it remembers no jti), after a warm-up
+      await runLoad(bareUrl, requests.slice(0, WARMUP), CONCURRENCY);
+      const bareResult = await runLoad(bareUrl, requests, CONCURRENCY);
+      if (bareResult.failed > 0)
+        throw new Error(`${bareResult.failed} bare grants failed; first: ${bareResult.firstError}`);
+      const bareRate = bareResult.ok / bareResult.seconds;
       const rate = result.ok / result.seconds;
       const floorUs = f.signUs + f.verifyUs * (withDpop ? 2 : 1);
       const floorRate = 1e6 / floorUs;
       rows.push(
-        `| ${withDpop ? 'private_key_jwt + DPoP' : 'private_key_jwt'} | ${rate.toFixed(0)} | ${percentile(result.latenciesMs, 50).toFixed(2)} | ${percentile(result.latenciesMs, 99).toFixed(2)} | ${floorRate.toFixed(0)} | **${(rate / floorRate).toFixed(2)}×** | ${serverCpu.toFixed(0)} | ${floorUs.toFixed(0)} | ${clientCpu.toFixed(0)} |`,
+        `| ${withDpop ? 'private_key_jwt + DPoP' : 'private_key_jwt'} | ${rate.toFixed(0)} | ${percentile(result.latenciesMs, 50).toFixed(2)} | ${percentile(result.latenciesMs, 99).toFixed(2)} | ${floorRate.toFixed(0)} | **${(rate / floorRate).toFixed(2)}×** | ${serverCpu.toFixed(0)} | ${floorUs.toFixed(0)} | ${clientCpu.toFixed(0)} | ${bareRate.toFixed(0)} (${(bareRate / floorRate).toFixed(2)}×) | ${(rate / bareRate).toFixed(2)}× |`,
       );
     }
 
@@ -114,19 +131,21 @@ async function main(): Promise<void> {
         `token grants: ${GRANTS} per case after ${WARMUP} unmeasured, ${CONCURRENCY} concurrent connections, custos serve on SQLite (synchronous=FULL, group commit)`,
         `floor: raw node:crypto ES256 sign ${f.signUs.toFixed(1)} µs, verify ${f.verifyUs.toFixed(1)} µs (one core; the fastest of the measurements before and after each case, each the best of five rounds)`,
         '',
-        '| grant | grants/s | p50 ms | p99 ms | floor grants/s | ratio to floor | server CPU µs/grant | floor µs/grant | load-generator CPU µs/grant |',
-        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+        '| grant | grants/s | p50 ms | p99 ms | floor grants/s | ratio to floor | server CPU µs/grant | floor µs/grant | load-generator CPU µs/grant | bare token server grants/s (to floor) | Custos to bare server |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
         ...rows,
         '',
         'server CPU µs/grant by thread:',
         ...splits.map((line) => `- ${line}`),
         '',
         `time in the server per grant (request read to response sent, all cases): ${inServerMs.toFixed(2)} ms on average`,
+        'bare token server: bench/bare-token-server.ts in its own process, the same requests and load generator: HTTP, the form, the signatures on the thread pool (the assertion, the DPoP proof, the token), no claim checked, nothing remembered or recorded: the least any Node.js token server does per grant on this machine.',
         `group commit: ${batches} batches, ${(stat('custos_group_commit_units_sum') / batches).toFixed(1)} units per batch on average, ${((1000 * stat('custos_group_commit_seconds_sum')) / batches).toFixed(2)} ms per durable batch write`,
         '',
       ].join('\n'),
     );
   } finally {
+    bare?.stop();
     await server.stop();
   }
 }
