@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -86,6 +87,7 @@ describe('HTTP gateway end to end (sqlite)', () => {
           { method: 'GET', path: '/stream' },
           { method: 'GET', path: '/big' },
           { method: 'GET', path: '/limited' },
+          { method: 'POST', path: '/transfers' },
         ],
         auth: { type: 'bearer', secret: 'billing-token' },
         limits: { perTool: { rate: 0.01, burst: 5 } },
@@ -117,6 +119,19 @@ describe('HTTP gateway end to end (sqlite)', () => {
     await grant('http:GET', 'GET /stream');
     await grant('http:GET', 'GET /big');
     await grant('http:GET', 'GET /limited');
+    await grant('http:POST', 'POST /transfers');
+    const policies = await t.api('PUT', '/api/v1/policies', {
+      body: {
+        reason: 'transfers need the owner’s approval',
+        policies: [
+          {
+            id: 'transfers-need-approval',
+            text: '@approval("owner")\nforbid (principal, action == Action::"http:POST", resource == Route::"billing/POST /transfers")\n  unless { context.approved };',
+          },
+        ],
+      },
+    });
+    assert.equal(policies.status, 200, JSON.stringify(policies.body));
     client = createAgentClient({
       issuer: t.config.issuer,
       agentId: agent.id,
@@ -324,5 +339,69 @@ describe('HTTP gateway end to end (sqlite)', () => {
       ),
     );
     assert.equal(JSON.stringify(calls).includes(TOKEN), false);
+  });
+
+  it('an approval binds the body of an HTTP call: another body is refused, a streamed one cannot be approved', async () => {
+    const ownerToken = String(
+      (
+        await t.api('POST', '/api/v1/tokens', {
+          body: { name: 'billing owner', role: 'owner', user: 'http@example.com' },
+        })
+      ).body.token,
+    );
+    const transfers = () => seen.filter((r) => r.url === '/v1/transfers').length;
+    const transfer = (body: string, approval?: string) =>
+      call('/transfers', {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json', ...(approval ? { 'custos-approval': approval } : {}) },
+      });
+
+    const asked = await transfer('{"amount":10}');
+    assert.equal(asked.status, 403);
+    const approval = ((await asked.json()) as Json).approval as Json;
+    assert.equal(approval.status, 'pending');
+    assert.deepEqual(
+      (approval.request as Json).body,
+      {
+        bytes: 13,
+        sha256: createHash('sha256').update('{"amount":10}').digest('base64url'),
+        type: 'application/json',
+        content: { amount: 10 },
+      },
+      'the approver is shown the body',
+    );
+    const approved = await fetch(`${t.url}/api/v1/approvals/${String(approval.id)}/approve`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ownerToken}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    assert.equal(approved.status, 200, await approved.text());
+
+    const swapped = await transfer('{"amount":10000}', String(approval.id));
+    assert.equal(swapped.status, 403);
+    assert.match(JSON.stringify(await swapped.json()), /different action/);
+    assert.equal(transfers(), 0, 'the upstream saw no transfer');
+
+    const made = await transfer('{"amount":10}', String(approval.id));
+    assert.equal(made.status, 200);
+    assert.equal(((await made.json()) as Json).size, 13);
+    assert.equal(transfers(), 1);
+
+    // a body streamed through (no Content-Length) cannot be bound: refused, and no approval is opened
+    const keys = await newKeyPair();
+    const { token: bound, ath } = await boundToken(t.config.issuer, agentKey, keys, resource);
+    const pendingBefore = (await t.api('GET', '/api/v1/approvals?status=pending')).body.items as Json[];
+    const streamed = await rawPost(`${base}/transfers`, '{"amount":10}', {
+      authorization: `DPoP ${bound}`,
+      dpop: await dpopProof(keys, { htm: 'POST', htu: `${resource}/transfers`, claims: { ath } }),
+      'content-type': 'application/json',
+      'transfer-encoding': 'chunked',
+    });
+    assert.equal(streamed.status, 403, JSON.stringify(streamed.body));
+    assert.match(JSON.stringify(streamed.body), /Content-Length of at most 64 KiB/);
+    const pendingAfter = (await t.api('GET', '/api/v1/approvals?status=pending')).body.items as Json[];
+    assert.equal(pendingAfter.length, pendingBefore.length, 'no approval request was opened');
+    assert.equal(transfers(), 1);
   });
 });

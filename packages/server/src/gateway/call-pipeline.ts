@@ -35,6 +35,12 @@ export interface CallFacts {
   readonly approval?: string | null | undefined;
   /** What an approver is shown of the call (upstream, tool or route, arguments). */
   readonly shown?: Readonly<Record<string, unknown>> | undefined;
+  /**
+   * Why no approval can be for this call (an HTTP body streamed through, which
+   * `args` cannot bind): a call that needs one is refused with this reason,
+   * and no approval request is opened.
+   */
+  readonly unapprovable?: string | undefined;
   readonly sourceAddress: string;
   readonly requestId: string;
 }
@@ -366,8 +372,19 @@ export async function authorizeCall(
     resource: facts.resource,
     args: facts.args,
   };
+  /** Refuses a call that needs an approval none can be for (see `facts.unapprovable`). */
+  const approvable = (policies: readonly string[]): void => {
+    if (!facts.unapprovable) return;
+    const reason = facts.unapprovable;
+    void deps.audit.record(actor, entry('denied', reason, { decision: 'deny', policies }));
+    throw new CallRefused('refused', `\`${facts.action}\` on \`${facts.resource.id}\` refused: ${reason}`, {
+      policies,
+      reason,
+    });
+  };
   /** Opens (or finds) the approval request for this exact call and refuses it pending approval. */
   const askApproval = async (kind: 'person' | 'owner', policies: readonly string[]): Promise<never> => {
+    approvable(policies);
     const approval = await requestApproval(deps.approvals, {
       ...approvedAction,
       kind,
@@ -388,6 +405,7 @@ export async function authorizeCall(
   };
   /** Spends the presented reference on this call, or refuses the call saying why it cannot be. */
   const spendApproval = async (reference: string, kind: 'person' | 'owner', policies: readonly string[]) => {
+    approvable(policies);
     const problem = await useApproval(deps.approvals, reference, approvedAction, kind, facts.requestId);
     if (problem) {
       void deps.audit.record(actor, entry('denied', problem, { decision: 'deny', approval: reference }));

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform } from 'node:stream';
 import { approvalView } from '../governance/approvals.js';
@@ -62,6 +63,39 @@ function byteCap(limit: number, counter: { bytes: number; over: boolean }): Tran
   });
 }
 
+/** Why a call whose body streams through cannot be approved (see `CallFacts.unapprovable`). */
+const UNAPPROVABLE = `it needs an approval, which binds the request body: send the body with a Content-Length of at most ${WHOLE_BODY_LIMIT / 1024} KiB`;
+
+/** Bodies up to this size are shown to an approver (JSON parsed, text as it is); larger ones by size and digest. */
+const SHOWN_BODY_LIMIT = 4096;
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * A body read whole, as a call's arguments name it (its size and SHA-256:
+ * what an approval binds and the record's argument hash covers) and as an
+ * approver is shown it.
+ */
+function bodyFacts(
+  body: Buffer,
+  contentType: string | undefined,
+): { digest: { bytes: number; sha256: string }; shown: Record<string, unknown> } {
+  const digest = { bytes: body.length, sha256: createHash('sha256').update(body).digest('base64url') };
+  const type = (contentType ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
+  let content: unknown;
+  if (body.length <= SHOWN_BODY_LIMIT && body.length > 0) {
+    try {
+      const decoded = utf8.decode(body);
+      // (NUL, raw or escaped, is not stored: PostgreSQL refuses it in text and JSON)
+      if (decoded.includes('\u0000') || decoded.includes('\\u0000')) content = undefined;
+      else if (type === 'application/json' || type.endsWith('+json')) content = JSON.parse(decoded);
+      else if (type.startsWith('text/') || type === 'application/x-www-form-urlencoded') content = decoded;
+    } catch {
+      content = undefined; // not UTF-8 or not JSON: shown by size and digest only
+    }
+  }
+  return { digest, shown: content === undefined ? { ...digest, type } : { ...digest, type, content } };
+}
+
 /**
  * The HTTP gateway at `/gw/{api}/{path…}`: the request must match one of the
  * API's routes (method + path pattern), which names the Cedar resource
@@ -114,6 +148,22 @@ export async function handleHttpApi(
   }
   const api = state.api;
   const rid = routeId(api.name, matched.route.spec);
+  const hasBody =
+    method !== 'GET' && method !== 'HEAD' && (declared > 0 || req.headers['transfer-encoding'] !== undefined);
+  // A small body of declared length is read whole before the call is decided (the parser
+  // holds it to that length), so that its digest is part of the call's arguments: an
+  // approval binds it, the record's argument hash covers it, the approver is shown it.
+  // Others stream through the size cap once the call is allowed; no approval can bind them.
+  const length = hasBody ? declaredLength(req.headers) : null;
+  let whole: Buffer | null = null;
+  if (length !== null && length <= WHOLE_BODY_LIMIT) {
+    whole = await readBody(req, length, ctx.settings.upstreamTimeoutMs).catch(() => null);
+    if (!whole) {
+      // the agent went away or stalled (or sent less than it declared): nothing was sent upstream
+      throw new GatewayError('invalid_request', 'the request body could not be read');
+    }
+  }
+  const body = whole ? bodyFacts(whole, req.headers['content-type']) : null;
   let call: Awaited<ReturnType<typeof authorizeCall>>;
   try {
     call = await authorizeCall(
@@ -127,14 +177,17 @@ export async function handleHttpApi(
         action: `http:${method as HttpMethod}`,
         resource: { type: 'Route', id: rid },
         context: { api: api.name, path, params: matched.params },
-        args: { path, query },
+        args: body ? { path, query, body: body.digest } : { path, query },
         limits: api.spec.limits,
         sessionCalls: tokenCalls,
         sessionId: null,
         sourceAddress: req.socket.remoteAddress ?? '',
         requestId,
         approval: typeof req.headers[APPROVAL_HEADER] === 'string' ? req.headers[APPROVAL_HEADER] : null,
-        shown: { api: api.name, method, path, query },
+        shown: body
+          ? { api: api.name, method, path, query, body: body.shown }
+          : { api: api.name, method, path, query },
+        ...(hasBody && !whole ? { unapprovable: UNAPPROVABLE } : {}),
       },
       pending,
     );
@@ -162,9 +215,7 @@ export async function handleHttpApi(
 
   const base = parsedUrl(api.spec.baseUrl);
   const url = new URL(`${base.pathname.replace(/\/$/, '')}${path}${query}`, base);
-  const counter = { bytes: 0, over: false };
-  const hasBody =
-    method !== 'GET' && method !== 'HEAD' && (declared > 0 || req.headers['transfer-encoding'] !== undefined);
+  const counter = { bytes: whole?.length ?? 0, over: false };
   // added to the forwarded copy rather than spread together (see `entry` in call-pipeline.ts)
   const headers = Object.assign(
     forwardRequestHeaders(req.headers),
@@ -175,26 +226,6 @@ export async function handleHttpApi(
   headers['x-forwarded-proto'] = parsedUrl(ctx.settings.issuer).protocol.replace(':', '');
   if (hasBody && req.headers['content-length']) headers['content-length'] = req.headers['content-length'];
   let result: CallResult;
-  // a small body of declared length is read whole (the parser holds it to that length) and
-  // sent in one write; others stream through the size cap
-  const length = hasBody ? declaredLength(req.headers) : null;
-  let whole: Buffer | null = null;
-  if (length !== null && length <= WHOLE_BODY_LIMIT) {
-    whole = await readBody(req, length, ctx.settings.upstreamTimeoutMs).catch(() => null);
-    if (!whole) {
-      // the agent went away or stalled (or sent less than it declared): nothing was sent upstream
-      call.finish({
-        upstreamStatus: null,
-        outcome: 'failure',
-        bytesIn: 0,
-        bytesOut: 0,
-        error: 'the request body could not be read',
-      });
-      res.destroy();
-      return;
-    }
-    counter.bytes = whole.length;
-  }
   const cap = hasBody && !whole ? byteCap(ctx.settings.bodyLimit, counter) : null;
   const { response, abort } = sendUpstream({
     url,
