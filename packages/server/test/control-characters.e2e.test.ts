@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { systemClock } from '../src/core/index.js';
+import { useApproval } from '../src/governance/approvals.js';
 import { DIALECTS } from './support/databases.js';
 import {
   auditEvents,
@@ -96,6 +98,52 @@ for (const dialect of DIALECTS) {
       assert.equal(bound.status, 400);
       assert.equal(bound.body.error, 'invalid_dpop_proof');
       assert.match(String(bound.body.error_description), /control character/);
+    });
+
+    it('answers a NUL in a token to revoke, a subject token’s issuer or an approval reference precisely', async () => {
+      // PostgreSQL refuses NUL even in a query's parameters: each is refused before its look-up
+      const revoke = await fetch(`${t.url}/oauth/revoke`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${t.adminToken}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({ token: unsignedJwt({ alg: 'ES256' }, { jti: 'abc\u0000def' }) }),
+      });
+      assert.equal(revoke.status, 200, 'RFC 7009: an unknown token is answered 200');
+      assert.deepEqual(await revoke.json(), {});
+
+      const exchange = await fetch(`${t.url}/oauth/token`, {
+        method: 'POST',
+        body: new URLSearchParams({
+          grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+          client_id: agent.id,
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+          client_assertion: await signAssertion(t.config.issuer, agent),
+          subject_token: unsignedJwt({ alg: 'ES256' }, { iss: 'https://idp\u0000.example', sub: 'x' }),
+          subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+          resource: RESOURCE,
+        }),
+      });
+      const refused = (await exchange.json()) as Json;
+      assert.equal(exchange.status, 400, JSON.stringify(refused));
+      assert.equal(refused.error, 'invalid_request');
+      assert.match(String(refused.error_description), /`iss` has a control character/);
+
+      const problem = await useApproval(
+        { store: t.server.store, clock: systemClock, ttlMs: 60_000 },
+        'apr_\u0000',
+        {
+          agentId: agent.id,
+          personId: null,
+          action: 'tools/call',
+          resource: { type: 'Tool', id: 's/t' },
+          args: {},
+        },
+        'owner',
+        null,
+      );
+      assert.match(String(problem), /not one/);
     });
   });
 }

@@ -10,6 +10,9 @@ export interface ApprovalDeps {
   readonly ttlMs: number;
 }
 
+/** The form of an approval request's id (and so of a reference an agent presents). */
+const APPROVAL_ID = /^apr_[0-9a-z]{26}$/;
+
 /** The exact action an approval is for; a retry must present the same. */
 export interface ApprovedAction {
   readonly agentId: string;
@@ -197,6 +200,8 @@ export async function useApproval(
   kind: 'person' | 'owner',
   requestId: string | null,
 ): Promise<string | null> {
+  // (checked before the look-up: PostgreSQL refuses NUL even in a query's parameters)
+  if (!APPROVAL_ID.test(id)) return 'the approval reference is not one (`apr_` and 26 letters or digits)';
   return deps.store.transaction(async (tx) => {
     const approval = await tx.approvals.get(id);
     if (!approval || approval.agentId !== action.agentId) return `unknown approval reference \`${id}\``;
