@@ -350,11 +350,11 @@ describe('HTTP gateway end to end (sqlite)', () => {
       ).body.token,
     );
     const transfers = () => seen.filter((r) => r.url === '/v1/transfers').length;
-    const transfer = (body: string, approval?: string) =>
+    const transfer = (body: string, approval?: string, type = 'application/json') =>
       call('/transfers', {
         method: 'POST',
         body,
-        headers: { 'content-type': 'application/json', ...(approval ? { 'custos-approval': approval } : {}) },
+        headers: { 'content-type': type, ...(approval ? { 'custos-approval': approval } : {}) },
       });
 
     const asked = await transfer('{"amount":10}');
@@ -367,9 +367,9 @@ describe('HTTP gateway end to end (sqlite)', () => {
         bytes: 13,
         sha256: createHash('sha256').update('{"amount":10}').digest('base64url'),
         type: 'application/json',
-        content: { amount: 10 },
+        text: '{"amount":10}',
       },
-      'the approver is shown the body',
+      'the approver is shown the body as it is sent',
     );
     const approved = await fetch(`${t.url}/api/v1/approvals/${String(approval.id)}/approve`, {
       method: 'POST',
@@ -381,6 +381,9 @@ describe('HTTP gateway end to end (sqlite)', () => {
     const swapped = await transfer('{"amount":10000}', String(approval.id));
     assert.equal(swapped.status, 403);
     assert.match(JSON.stringify(await swapped.json()), /different action/);
+    const retyped = await transfer('{"amount":10}', String(approval.id), 'application/x-www-form-urlencoded');
+    assert.equal(retyped.status, 403, 'the content type is bound too');
+    assert.match(JSON.stringify(await retyped.json()), /different action/);
     assert.equal(transfers(), 0, 'the upstream saw no transfer');
 
     const made = await transfer('{"amount":10}', String(approval.id));

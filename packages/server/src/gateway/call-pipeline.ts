@@ -33,8 +33,8 @@ export interface CallFacts {
   readonly sessionId: string | null;
   /** An approval reference the agent presents for this exact call (`apr_…`), if any. */
   readonly approval?: string | null | undefined;
-  /** What an approver is shown of the call (upstream, tool or route, arguments). */
-  readonly shown?: Readonly<Record<string, unknown>> | undefined;
+  /** What an approver is shown of the call (upstream, tool or route, arguments), or what builds it. */
+  readonly shown?: Readonly<Record<string, unknown>> | (() => Readonly<Record<string, unknown>>) | undefined;
   /**
    * Why no approval can be for this call (an HTTP body streamed through, which
    * `args` cannot bind): a call that needs one is refused with this reason,
@@ -389,7 +389,10 @@ export async function authorizeCall(
       ...approvedAction,
       kind,
       policies,
-      shown: facts.shown ?? { upstream: facts.upstreamName, args: facts.args },
+      shown:
+        typeof facts.shown === 'function'
+          ? facts.shown()
+          : (facts.shown ?? { upstream: facts.upstreamName, args: facts.args }),
       requestId: facts.requestId,
     });
     const reason = `approval required: ask the approver to approve \`${approval.id}\`, then retry with it`;

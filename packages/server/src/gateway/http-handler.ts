@@ -66,34 +66,43 @@ function byteCap(limit: number, counter: { bytes: number; over: boolean }): Tran
 /** Why a call whose body streams through cannot be approved (see `CallFacts.unapprovable`). */
 const UNAPPROVABLE = `it needs an approval, which binds the request body: send the body with a Content-Length of at most ${WHOLE_BODY_LIMIT / 1024} KiB`;
 
-/** Bodies up to this size are shown to an approver (JSON parsed, text as it is); larger ones by size and digest. */
+/** Bodies up to this size are shown to an approver as text; larger ones by size and digest. */
 const SHOWN_BODY_LIMIT = 4096;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
- * A body read whole, as a call's arguments name it (its size and SHA-256:
- * what an approval binds and the record's argument hash covers) and as an
- * approver is shown it.
+ * A body read whole, as a call's arguments name it: its size, SHA-256, and the
+ * headers that say how to read it (what an approval binds and the record's
+ * argument hash covers).
  */
-function bodyFacts(
-  body: Buffer,
-  contentType: string | undefined,
-): { digest: { bytes: number; sha256: string }; shown: Record<string, unknown> } {
-  const digest = { bytes: body.length, sha256: createHash('sha256').update(body).digest('base64url') };
-  const type = (contentType ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
-  let content: unknown;
-  if (body.length <= SHOWN_BODY_LIMIT && body.length > 0) {
-    try {
-      const decoded = utf8.decode(body);
-      // (NUL, raw or escaped, is not stored: PostgreSQL refuses it in text and JSON)
-      if (decoded.includes('\u0000') || decoded.includes('\\u0000')) content = undefined;
-      else if (type === 'application/json' || type.endsWith('+json')) content = JSON.parse(decoded);
-      else if (type.startsWith('text/') || type === 'application/x-www-form-urlencoded') content = decoded;
-    } catch {
-      content = undefined; // not UTF-8 or not JSON: shown by size and digest only
-    }
+function bodyDigest(body: Buffer, headers: IncomingMessage['headers']): Record<string, unknown> {
+  const encoding = headers['content-encoding'];
+  return {
+    bytes: body.length,
+    sha256: createHash('sha256').update(body).digest('base64url'),
+    type: headers['content-type'] ?? null,
+    ...(encoding !== undefined ? { encoding } : {}),
+  };
+}
+
+/**
+ * The body as an approver is shown it: its digest, and its text exactly as
+ * sent when it is small UTF-8 (no other charset, no content coding), not
+ * parsed, so that what is shown is what the upstream reads.
+ */
+function shownBody(body: Buffer, digest: Record<string, unknown>): Record<string, unknown> {
+  const type = typeof digest.type === 'string' ? digest.type.toLowerCase() : '';
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/.exec(type)?.[1];
+  if (body.length === 0 || body.length > SHOWN_BODY_LIMIT || digest.encoding !== undefined) return digest;
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') return digest;
+  try {
+    const text = utf8.decode(body);
+    // (NUL, raw or escaped, is not stored: PostgreSQL refuses it in text and JSON)
+    if (text.includes('\u0000') || text.includes('\\u0000')) return digest;
+    return { ...digest, text };
+  } catch {
+    return digest; // not UTF-8: shown by size and digest only
   }
-  return { digest, shown: content === undefined ? { ...digest, type } : { ...digest, type, content } };
 }
 
 /**
@@ -163,7 +172,7 @@ export async function handleHttpApi(
       throw new GatewayError('invalid_request', 'the request body could not be read');
     }
   }
-  const body = whole ? bodyFacts(whole, req.headers['content-type']) : null;
+  const digest = whole ? bodyDigest(whole, req.headers) : null;
   let call: Awaited<ReturnType<typeof authorizeCall>>;
   try {
     call = await authorizeCall(
@@ -177,16 +186,21 @@ export async function handleHttpApi(
         action: `http:${method as HttpMethod}`,
         resource: { type: 'Route', id: rid },
         context: { api: api.name, path, params: matched.params },
-        args: body ? { path, query, body: body.digest } : { path, query },
+        args: digest ? { path, query, body: digest } : { path, query },
         limits: api.spec.limits,
         sessionCalls: tokenCalls,
         sessionId: null,
         sourceAddress: req.socket.remoteAddress ?? '',
         requestId,
         approval: typeof req.headers[APPROVAL_HEADER] === 'string' ? req.headers[APPROVAL_HEADER] : null,
-        shown: body
-          ? { api: api.name, method, path, query, body: body.shown }
-          : { api: api.name, method, path, query },
+        // (built only if an approval request is opened)
+        shown: () => ({
+          api: api.name,
+          method,
+          path,
+          query,
+          ...(whole && digest ? { body: shownBody(whole, digest) } : {}),
+        }),
         ...(hasBody && !whole ? { unapprovable: UNAPPROVABLE } : {}),
       },
       pending,
