@@ -243,6 +243,25 @@ describe('HTTP gateway end to end (sqlite)', () => {
       if (count < recordedBefore + 1) await new Promise((r) => setTimeout(r, 20));
     }
     assert.equal(count, recordedBefore + 1, 'only the call made is recorded');
+    // each refusal is recorded: anonymous (the proof failed), naming the agent the token was issued to
+    const tokenId = String(JSON.parse(Buffer.from(bound.split('.')[1] ?? '', 'base64url').toString()).jti);
+    let refusals: Json[] = [];
+    for (let i = 0; i < 50 && refusals.length < 3; i++) {
+      refusals = (await auditEvents(t, { action: 'gateway.refuse' })).filter(
+        (e) => isJson(e.details) && e.details.tokenId === tokenId,
+      );
+      if (refusals.length < 3) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(refusals.length, 3, JSON.stringify(refusals));
+    for (const e of refusals) {
+      assert.equal(e.outcome, 'denied');
+      assert.deepEqual(e.target, { type: 'agent', id: agentId });
+      assert.ok(isJson(e.actor) && e.actor.type === 'anonymous', JSON.stringify(e.actor));
+      assert.equal((e.details as Json).error, 'invalid_dpop_proof');
+      assert.equal((e.details as Json).upstream, 'billing');
+      assert.match(String(e.reason), /^invalid_dpop_proof: .*signature does not verify/);
+      assert.equal(JSON.stringify(e).includes(bound), false, 'never the token itself');
+    }
   });
 
   it('decides with the route parameters, and refuses ungranted methods and unknown routes', async () => {

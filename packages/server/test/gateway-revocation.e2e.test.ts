@@ -5,7 +5,15 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { RunningServer } from '../src/http/index.js';
 import { type RunningUpstream, startEverything } from './support/mcp-upstreams.js';
-import { createAgent, postForm, startSecondNode, type TestAgent } from './support/oauth-client.js';
+import {
+  auditEvents,
+  createAgent,
+  isJson,
+  type Json,
+  postForm,
+  startSecondNode,
+  type TestAgent,
+} from './support/oauth-client.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 /**
@@ -94,6 +102,18 @@ describe('gateway revocation across two nodes (postgres)', () => {
     assert.equal(suspended.status, 200);
     const elapsed = await refusedWithin(client, Date.now());
     assert.ok(elapsed < 1000, `refused after ${elapsed} ms`);
+    // the refused attempt is in the audit log, naming the suspended agent
+    let refused: Json[] = [];
+    for (let i = 0; i < 50 && refused.length === 0; i++) {
+      refused = (await auditEvents(a, { action: 'gateway.refuse' })).filter(
+        (e) => isJson(e.target) && e.target.id === agent.id,
+      );
+      if (refused.length === 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(refused.length > 0, 'a gateway.refuse record');
+    assert.equal(refused[0]?.outcome, 'denied');
+    assert.equal((refused[0]?.details as Json).error, 'invalid_token');
+    assert.match(String(refused[0]?.reason), /no longer active/);
   });
 
   it('node B refuses once the agent key the token came from is revoked', async () => {

@@ -41,6 +41,12 @@ const STATUS: Readonly<Record<GatewayErrorCode, number>> = {
 export class GatewayError extends Error {
   override readonly name = 'GatewayError';
   readonly status: number;
+  /**
+   * The agent and token id of the access token the refused request presented,
+   * when its signature verified (whatever else was wrong): who the refusal's
+   * record names. Set by the token check.
+   */
+  presentedBy: { readonly agentId: string; readonly tokenId: string } | null = null;
   constructor(
     readonly code: GatewayErrorCode,
     readonly description: string,

@@ -28,7 +28,7 @@ import { ProofReplayCache } from './replay-cache.js';
 import { compilePattern } from './route-pattern.js';
 import { Sessions } from './sessions.js';
 import { StdioConnection } from './stdio-connection.js';
-import { TokenVerifier } from './token-check.js';
+import { TokenVerifier, type VerifiedCaller } from './token-check.js';
 import { type CatalogTool, httpApiOf, type McpServerSpec, mcpServerOf } from './upstream-spec.js';
 
 export interface GatewayDeps {
@@ -48,6 +48,25 @@ export interface GatewayOptions extends GatewaySettings {
 }
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/**
+ * Refusals recorded as `gateway.refuse` when the request presented a token:
+ * what is wrong with the token, its proof, the request or its session. Not
+ * the challenges of the protocol's normal flow (no token yet, a DPoP nonce to
+ * use), nor `unavailable` (nothing can be recorded then), nor what fails once
+ * a call was decided (its own record says so).
+ */
+const RECORDED_REFUSALS: ReadonlySet<GatewayError['code']> = new Set([
+  'invalid_request',
+  'invalid_token',
+  'invalid_dpop_proof',
+  'insufficient_scope',
+  'forbidden_origin',
+  'forbidden',
+  'not_found',
+  'method_not_allowed',
+  'payload_too_large',
+]);
 
 /**
  * The policy enforcement point in front of MCP servers (`/mcp/{server}`) and
@@ -272,6 +291,9 @@ export class Gateway {
     const path = q < 0 ? raw : raw.slice(0, q);
     const query = q < 0 ? '' : raw.slice(q);
     let resource: string | null = null;
+    // the upstream asked for (`mcp:<server>`, `http:<api>`) once known, and the token's caller once it checked out
+    let upstream: string | null = null;
+    let early: VerifiedCaller | null = null;
     // a DPoP proof whose signature is still being checked (see TokenVerifier.begin)
     let proven: Promise<unknown> | null = null;
     try {
@@ -283,9 +305,11 @@ export class Gateway {
         const state = NAME.test(name) ? this.servers.get(name) : undefined;
         if (!state) throw new GatewayError('not_found', `unknown MCP server \`${name.slice(0, 100)}\``);
         resource = mcpResource(issuer, name);
+        upstream = `mcp:${name}`;
         this.checkOrigin(req);
         const begun = await this.ctx.verifier.begin(this.presented(req, path, resource));
         proven = begun.proven;
+        early = begun.caller;
         return await handleMcp(this.ctx, state, req, res, begun.caller, requestId, begun.proven);
       }
       const rest = path.slice(GATEWAY_PATHS.http.length);
@@ -294,9 +318,11 @@ export class Gateway {
       const state = NAME.test(name) ? this.apis.get(name) : undefined;
       if (!state) throw new GatewayError('not_found', `unknown API \`${name.slice(0, 100)}\``);
       resource = httpResource(issuer, name);
+      upstream = `http:${name}`;
       this.checkOrigin(req);
       const begun = await this.ctx.verifier.begin(this.presented(req, path, resource));
       proven = begun.proven;
+      early = begun.caller;
       const tokenId = begun.caller.tokenId;
       /** Counts a call with this token; the calls before it. */
       const count = () => {
@@ -330,8 +356,51 @@ export class Gateway {
             (proofError: unknown) => proofError,
           )
         : error;
+      if (
+        upstream &&
+        answer instanceof GatewayError &&
+        RECORDED_REFUSALS.has(answer.code) &&
+        req.headers.authorization !== undefined
+      )
+        this.recordRefusal(req, answer, early, upstream, requestId);
       this.fail(res, answer, resource, requestId);
     }
+  }
+
+  /**
+   * Records a request refused before any call was decided (a bad token or
+   * proof, another agent's session, a malformed request) as `gateway.refuse`.
+   * The caller is not taken as authenticated (its proof may be what failed):
+   * the actor is anonymous; the target is the agent the presented token was
+   * issued to, when its signature verified, else the upstream asked for.
+   */
+  private recordRefusal(
+    req: IncomingMessage,
+    error: GatewayError,
+    early: VerifiedCaller | null,
+    upstream: string,
+    requestId: string,
+  ): void {
+    const presented = early ? { agentId: early.agentId, tokenId: early.tokenId } : error.presentedBy;
+    const [gateway, name = ''] = upstream.split(':', 2);
+    void this.ctx.pipeline.audit.record(
+      { type: 'anonymous', id: 'unauthenticated', role: 'none', userId: null, requestId },
+      {
+        action: 'gateway.refuse',
+        target: presented
+          ? { type: 'agent', id: presented.agentId }
+          : { type: gateway === 'mcp' ? 'mcp_server' : 'api', id: name },
+        outcome: 'denied',
+        reason: `${error.code}: ${error.description}`,
+        details: {
+          gateway,
+          upstream: name,
+          error: error.code,
+          tokenId: presented?.tokenId ?? null,
+          sourceAddress: req.socket.remoteAddress ?? '',
+        },
+      },
+    );
   }
 
   private presented(req: IncomingMessage, path: string, resource: string) {

@@ -51,6 +51,16 @@ export interface PresentedRequest {
 
 const invalidToken = (description: string) => new GatewayError('invalid_token', description);
 
+/** Names, on a refusal, the agent and token id of a token whose signature verified. */
+function presentedBy(error: unknown, claims: JWTPayload): unknown {
+  if (!(error instanceof GatewayError) || error.presentedBy !== null || typeof claims.jti !== 'string')
+    return error;
+  const agentId = actChain(claims.act)?.at(-1) ?? claims.sub;
+  if (typeof agentId === 'string' && AGENT_ID.test(agentId))
+    error.presentedBy = { agentId, tokenId: claims.jti };
+  return error;
+}
+
 /**
  * Verifies an agent's access token at the gateway: RFC 9068 `at+jwt` signed by
  * one of the authorization server's published keys (node:crypto on cached key
@@ -141,6 +151,28 @@ export class TokenVerifier {
     const scheme = (match[1] as string).toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer';
     const token = match[2] as string;
     const claims = this.verified.get(token) ?? (await this.checkSignature(token)).claims;
+    // from here on the token is one Custos signed: a refusal names whom it was issued to
+    let begun: Awaited<ReturnType<TokenVerifier['checkClaims']>>;
+    try {
+      begun = await this.checkClaims(request, scheme, token, claims);
+    } catch (error) {
+      throw presentedBy(error, claims);
+    }
+    if (!begun.proven) return begun;
+    const proven = begun.proven.catch((error: unknown) => {
+      throw presentedBy(error, claims);
+    });
+    proven.catch(() => undefined); // (as `pending` below: awaited by the caller, or abandoned)
+    return { caller: begun.caller, proven };
+  }
+
+  /** The rest of {@link begin}, once the token's signature verified. */
+  private async checkClaims(
+    request: PresentedRequest,
+    scheme: 'DPoP' | 'Bearer',
+    token: string,
+    claims: JWTPayload,
+  ): Promise<{ readonly caller: VerifiedCaller; readonly proven: Promise<VerifiedCaller> | null }> {
     const now = this.deps.clock.now() / 1000;
     const leeway = this.deps.leewaySeconds;
     if (claims.iss !== this.deps.issuer) throw invalidToken('the access token is from another issuer');
