@@ -426,4 +426,31 @@ describe('HTTP gateway end to end (sqlite)', () => {
     assert.equal(pendingAfter.length, pendingBefore.length, 'no approval request was opened');
     assert.equal(transfers(), 1);
   });
+
+  it('records refusals of tokens it did not sign a burst at a time, then says how many went unrecorded', async () => {
+    const junk = () =>
+      fetch(`${base}/invoices/1`, { headers: { authorization: 'Bearer not-a-token.at-all.x' } });
+    const anonymous = async () =>
+      (await auditEvents(t, { action: 'gateway.refuse' })).filter(
+        (e) => isJson(e.target) && e.target.type === 'api' && e.target.id === 'billing',
+      );
+    const before = (await anonymous()).length;
+    for (let i = 0; i < 40; i++) assert.equal((await junk()).status, 401);
+    let burst: Json[] = [];
+    for (let i = 0; i < 50; i++) {
+      burst = (await anonymous()).slice(before);
+      if (burst.length >= 20) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(burst.length >= 20 && burst.length < 40, `${burst.length} of 40 recorded`);
+    assert.equal((burst[0]?.details as Json).error, 'invalid_token');
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal((await junk()).status, 401);
+    let later: Json | undefined;
+    for (let i = 0; i < 50 && !later; i++) {
+      later = (await anonymous()).find((e) => Number((e.details as Json).unrecordedBefore) > 0);
+      if (!later) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(later, 'the next record counts the refusals not recorded');
+  });
 });

@@ -382,6 +382,13 @@ for (const dialect of DIALECTS) {
         /refused/,
       );
       await denied.close();
+      // clients ask a stdio server for a stream after `initialize`: a 405, not a refusal to record
+      const refusals = await auditEvents(t, { action: 'gateway.refuse' });
+      assert.equal(
+        refusals.filter((e) => isJson(e.details) && e.details.error === 'method_not_allowed').length,
+        0,
+        JSON.stringify(refusals),
+      );
     });
 
     it('binds a session to the agent that opened it', async () => {
@@ -411,6 +418,17 @@ for (const dialect of DIALECTS) {
       assert.equal(hijack.status, 403);
       assert.match(await hijack.text(), /opened by another agent/);
       await client.close();
+      // the attempt is recorded, naming the agent whose token tried it
+      let hijacks: Json[] = [];
+      for (let i = 0; i < 50 && hijacks.length === 0; i++) {
+        hijacks = (await auditEvents(t, { action: 'gateway.refuse' })).filter(
+          (e) => isJson(e.details) && e.details.error === 'forbidden',
+        );
+        if (hijacks.length === 0) await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(hijacks.length, 1, JSON.stringify(hijacks));
+      assert.deepEqual(hijacks[0]?.target, { type: 'agent', id: other.id });
+      assert.match(String(hijacks[0]?.reason), /^forbidden: this MCP session was opened by another agent$/);
     });
 
     it('refuses a token issued for another server, with a challenge pointing to the metadata', async () => {

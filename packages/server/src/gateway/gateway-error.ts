@@ -47,13 +47,16 @@ export class GatewayError extends Error {
    * record names. Set by the token check.
    */
   presentedBy: { readonly agentId: string; readonly tokenId: string } | null = null;
+  /** Not a refusal worth a record (an answer of the protocol's normal flow, or the upstream's doing). */
+  readonly unrecorded: boolean;
   constructor(
     readonly code: GatewayErrorCode,
     readonly description: string,
     readonly headers: Readonly<Record<string, string>> = {},
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; unrecorded?: boolean },
   ) {
     super(description, options?.cause === undefined ? undefined : { cause: options.cause });
     this.status = STATUS[code];
+    this.unrecorded = options?.unrecorded ?? false;
   }
 }

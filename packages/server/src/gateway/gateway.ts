@@ -56,6 +56,9 @@ const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
  * use), nor `unavailable` (nothing can be recorded then), nor what fails once
  * a call was decided (its own record says so).
  */
+/** How many refusals are recorded per token (or address): a burst of 20, then one a second. */
+const REFUSAL_RECORDS = { rate: 1, burst: 20 };
+
 const RECORDED_REFUSALS: ReadonlySet<GatewayError['code']> = new Set([
   'invalid_request',
   'invalid_token',
@@ -84,6 +87,9 @@ export class Gateway {
   private readonly unsubscribe: (() => void)[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly refreshing = new Map<string, NodeJS.Timeout>();
+  /** Refusal records' limit, and how many went unrecorded since the last record, per token or address. */
+  private readonly refusalLimiter = new RateLimiter();
+  private readonly unrecordedRefusals = new Map<string, number>();
   /** Called when a stdio server says its tools changed (wired to the catalog refresh). */
   onToolsChanged: (server: string) => void = () => undefined;
 
@@ -360,6 +366,7 @@ export class Gateway {
         upstream &&
         answer instanceof GatewayError &&
         RECORDED_REFUSALS.has(answer.code) &&
+        !answer.unrecorded &&
         req.headers.authorization !== undefined
       )
         this.recordRefusal(req, answer, early, upstream, requestId);
@@ -382,6 +389,16 @@ export class Gateway {
     requestId: string,
   ): void {
     const presented = early ? { agentId: early.agentId, tokenId: early.tokenId } : error.presentedBy;
+    const sourceAddress = req.socket.remoteAddress ?? '';
+    // bounded per token (or, for a token Custos did not sign, per address): junk cannot flood the log
+    const key = presented ? `t ${presented.tokenId}` : `a ${sourceAddress}`;
+    if (this.refusalLimiter.take([{ key, limit: REFUSAL_RECORDS }], this.deps.clock.now()) > 0) {
+      if (this.unrecordedRefusals.size >= 10_000) this.unrecordedRefusals.clear();
+      this.unrecordedRefusals.set(key, (this.unrecordedRefusals.get(key) ?? 0) + 1);
+      return;
+    }
+    const unrecorded = this.unrecordedRefusals.get(key) ?? 0;
+    this.unrecordedRefusals.delete(key);
     const [gateway, name = ''] = upstream.split(':', 2);
     void this.ctx.pipeline.audit.record(
       { type: 'anonymous', id: 'unauthenticated', role: 'none', userId: null, requestId },
@@ -391,13 +408,15 @@ export class Gateway {
           ? { type: 'agent', id: presented.agentId }
           : { type: gateway === 'mcp' ? 'mcp_server' : 'api', id: name },
         outcome: 'denied',
-        reason: `${error.code}: ${error.description}`,
+        // (descriptions may quote what the caller sent: a header, an algorithm)
+        reason: `${error.code}: ${error.description.slice(0, 200)}`,
         details: {
           gateway,
           upstream: name,
           error: error.code,
           tokenId: presented?.tokenId ?? null,
-          sourceAddress: req.socket.remoteAddress ?? '',
+          sourceAddress,
+          ...(unrecorded > 0 ? { unrecordedBefore: unrecorded } : {}),
         },
       },
     );

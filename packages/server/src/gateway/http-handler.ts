@@ -230,11 +230,22 @@ export async function handleHttpApi(
   const base = parsedUrl(api.spec.baseUrl);
   const url = new URL(`${base.pathname.replace(/\/$/, '')}${path}${query}`, base);
   const counter = { bytes: whole?.length ?? 0, over: false };
+  let credentials: Record<string, string>;
+  try {
+    credentials = await ctx.credentials.headers(`http:${api.name}`, api.spec.auth);
+  } catch (error) {
+    // the call was authorized (and, in `durable` mode, recorded as such): its record says why it failed
+    call.finish({
+      upstreamStatus: null,
+      outcome: 'failure',
+      bytesIn: 0,
+      bytesOut: 0,
+      error: "the gateway's credential for the upstream is not available",
+    });
+    throw error;
+  }
   // added to the forwarded copy rather than spread together (see `entry` in call-pipeline.ts)
-  const headers = Object.assign(
-    forwardRequestHeaders(req.headers),
-    await ctx.credentials.headers(`http:${api.name}`, api.spec.auth),
-  );
+  const headers = Object.assign(forwardRequestHeaders(req.headers), credentials);
   headers['x-request-id'] = requestId;
   headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
   headers['x-forwarded-proto'] = parsedUrl(ctx.settings.issuer).protocol.replace(':', '');

@@ -636,7 +636,12 @@ async function listing(
     );
     if (upstream.status === 404) {
       ctx.sessions.close(session.id);
-      throw new GatewayError('not_found', 'the upstream ended the MCP session: initialize a new one');
+      throw new GatewayError(
+        'not_found',
+        'the upstream ended the MCP session: initialize a new one',
+        {},
+        { unrecorded: true },
+      );
     }
     if (upstream.status !== 200 || !upstream.message) {
       if (upstream.status === 401 || upstream.status === 403)
@@ -732,9 +737,13 @@ async function openStream(
 ): Promise<void> {
   const target = await upstreamTarget(ctx, state);
   if (!target)
-    throw new GatewayError('method_not_allowed', 'this MCP server offers no server-to-agent stream', {
-      allow: 'POST, DELETE',
-    });
+    // (clients ask for the stream after every `initialize`: an answer, not a refusal to record)
+    throw new GatewayError(
+      'method_not_allowed',
+      'this MCP server offers no server-to-agent stream',
+      { allow: 'POST, DELETE' },
+      { unrecorded: true },
+    );
   session.streams.add(res);
   res.once('close', () => session.streams.delete(res));
   const lastEventId = req.headers['last-event-id'];
