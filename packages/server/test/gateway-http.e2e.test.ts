@@ -443,7 +443,7 @@ describe('HTTP gateway end to end (sqlite)', () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     assert.ok(burst.length >= 20 && burst.length < 40, `${burst.length} of 40 recorded`);
-    assert.equal((burst[0]?.details as Json).error, 'invalid_token');
+    assert.equal((burst[0]?.details as Json | undefined)?.error, 'invalid_token');
     await new Promise((r) => setTimeout(r, 1100));
     assert.equal((await junk()).status, 401);
     let later: Json | undefined;

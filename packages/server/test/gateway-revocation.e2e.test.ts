@@ -112,7 +112,7 @@ describe('gateway revocation across two nodes (postgres)', () => {
     }
     assert.ok(refused.length > 0, 'a gateway.refuse record');
     assert.equal(refused[0]?.outcome, 'denied');
-    assert.equal((refused[0]?.details as Json).error, 'invalid_token');
+    assert.equal((refused[0]?.details as Json | undefined)?.error, 'invalid_token');
     assert.match(String(refused[0]?.reason), /no longer active/);
   });
 
