@@ -1,10 +1,11 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { ApiError, api, setCsrfToken, whenSignedOut } from './api/client.js';
-import type { Page, Session } from './api/types.js';
+import type { Approval, Page, Session } from './api/types.js';
 import { Link, useLocation } from './lib/router.js';
 import { AgentDetailPage } from './pages/agent-detail.js';
 import { AgentNewPage } from './pages/agent-new.js';
 import { AgentsPage } from './pages/agents.js';
+import { ApprovalsPage } from './pages/approvals.js';
 import { AuditPage } from './pages/audit.js';
 import { DashboardPage } from './pages/dashboard.js';
 import { FindingsPage } from './pages/findings.js';
@@ -81,6 +82,7 @@ const NAV = [
   { to: '/', label: 'Dashboard', match: (p: string) => p === '/' },
   { to: '/agents', label: 'Agents', match: (p: string) => p.startsWith('/agents') },
   { to: '/findings', label: 'Findings', match: (p: string) => p.startsWith('/findings') },
+  { to: '/approvals', label: 'Approvals', match: (p: string) => p.startsWith('/approvals') },
   { to: '/policies', label: 'Policies', match: (p: string) => p.startsWith('/policies'), readers: true },
   { to: '/audit', label: 'Audit', match: (p: string) => p.startsWith('/audit'), readers: true },
 ];
@@ -109,10 +111,40 @@ function useOpenFindings(): number | null {
   return count;
 }
 
+/** How many pending approval requests the signed-in person decides (for the nav), read again every 15 s. */
+function usePendingApprovals(userId: string | null): number | null {
+  const [count, setCount] = useState<number | null>(null);
+  useEffect(() => {
+    if (userId === null) return;
+    let stopped = false;
+    const read = () =>
+      api<{ items: Approval[] }>('GET', '/api/v1/approvals?status=pending&limit=100').then(
+        (page) => {
+          const now = Date.now();
+          const mine = page.items.filter(
+            (a) => a.approver === userId && a.status === 'pending' && Date.parse(a.expiresAt) > now,
+          );
+          if (!stopped) setCount(mine.length);
+        },
+        () => {
+          if (!stopped) setCount(null);
+        },
+      );
+    void read();
+    const timer = window.setInterval(() => void read(), 15_000);
+    return () => {
+      stopped = true;
+      window.clearInterval(timer);
+    };
+  }, [userId]);
+  return count;
+}
+
 function Shell() {
   const { path } = useLocation();
   const s = useSession();
   const openFindings = useOpenFindings();
+  const pendingApprovals = usePendingApprovals(s.session.actor.userId);
   const who = s.session.user?.email ?? s.session.actor.id;
   // biome-ignore lint/correctness/useExhaustiveDependencies: focus moves to the new page on every navigation
   useEffect(() => {
@@ -137,6 +169,12 @@ function Shell() {
                     <span className="badge bad nav-count" data-testid="open-findings">
                       {openFindings >= 100 ? '100+' : openFindings}
                       <span className="sr-only"> open</span>
+                    </span>
+                  )}
+                  {n.to === '/approvals' && pendingApprovals !== null && pendingApprovals > 0 && (
+                    <span className="badge warn nav-count" data-testid="pending-approvals">
+                      {pendingApprovals >= 100 ? '100+' : pendingApprovals}
+                      <span className="sr-only"> waiting for you</span>
                     </span>
                   )}
                 </Link>
@@ -170,6 +208,7 @@ function Route({ path }: { path: string }) {
   const agent = /^\/agents\/(agt_[0-9a-z]{26})$/.exec(path);
   if (agent?.[1]) return <AgentDetailPage id={agent[1]} />;
   if (path === '/findings') return <FindingsPage />;
+  if (path === '/approvals') return <ApprovalsPage />;
   if (path === '/policies') return <PoliciesPage />;
   if (path === '/audit') return <AuditPage />;
   return (

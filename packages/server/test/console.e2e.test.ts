@@ -10,6 +10,8 @@ import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { systemClock } from '../src/core/index.js';
+import { requestApproval } from '../src/governance/approvals.js';
 import { ARTIFACTS, ensureConsoleBuilt, launchChromium } from './support/browser.js';
 import { DIALECTS } from './support/databases.js';
 import { startTestServer, type TestServer } from './support/server.js';
@@ -431,6 +433,72 @@ for (const dialect of DIALECTS) {
         assert.equal(await carol.getByRole('button', { name }).count(), 0, `no ${name} button`);
       }
       await shot(carol, '19-auditor-findings');
+    });
+
+    it('approvals: the approver sees the held call and approves it; another owner sees nothing, an auditor reads', async () => {
+      const approval = await requestApproval(
+        { store: t.server.store, clock: systemClock, ttlMs: 900_000 },
+        {
+          agentId: String(aliceAgent.id),
+          personId: null,
+          action: 'http:POST',
+          resource: { type: 'Route', id: 'billing/POST /transfers' },
+          args: { path: '/transfers', query: '' },
+          kind: 'owner',
+          policies: ['transfers-need-approval'],
+          shown: {
+            api: 'billing',
+            method: 'POST',
+            path: '/transfers',
+            query: '',
+            body: { text: 'amount=10' },
+          },
+          requestId: null,
+        },
+      );
+      const approvalsNav = (page: Page) =>
+        page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /^Approvals/ });
+
+      // alice, the agent's owner: the count in the navigation, the call as asked, then approve it
+      const alice = await signInWithPassword('alice@example.com');
+      const count = alice.getByTestId('pending-approvals');
+      await count.waitFor();
+      assert.equal((await count.textContent())?.replace(/\D/g, ''), '1');
+      await approvalsNav(alice).click();
+      await alice.getByRole('heading', { name: 'Approvals' }).waitFor();
+      const row = alice.locator(`tr[data-approval="${approval.id}"]`);
+      await row.getByText('billing/POST /transfers').waitFor();
+      await row.getByText(/amount=10/).waitFor();
+      await shot(alice, '20-approvals');
+      await row.getByRole('button', { name: 'Approve…' }).click();
+      const dialog = alice.getByRole('dialog');
+      await dialog.getByLabel(/Reason/).fill('expected transfer');
+      await dialog.getByRole('button', { name: 'Approve' }).click();
+      await row.waitFor({ state: 'detached' }); // no longer pending
+      const decided = (await t.api('GET', `/api/v1/approvals/${approval.id}`)).body;
+      assert.equal(decided.status, 'approved');
+      assert.equal(decided.reason, 'expected transfer');
+      await alice.getByLabel('Status').selectOption('approved');
+      await alice.getByRole('button', { name: 'Apply' }).click();
+      await row.getByText('approved', { exact: true }).waitFor();
+      assert.equal(await row.getByRole('button', { name: 'Approve…' }).count(), 0);
+
+      // bob: not his to decide, so not his to see
+      const bob = await signInWithPassword('bob@example.com');
+      await approvalsNav(bob).click();
+      await bob.getByText('Nothing waits for an approval').waitFor();
+      assert.equal(await bob.getByTestId('pending-approvals').count(), 0);
+
+      // carol, an auditor: every request, no decision
+      const carol = await signInWithPassword('carol@example.com');
+      await approvalsNav(carol).click();
+      await carol.getByLabel('Status').selectOption('all');
+      await carol.getByRole('button', { name: 'Apply' }).click();
+      await carol.locator(`tr[data-approval="${approval.id}"]`).waitFor();
+      for (const name of ['Approve…', 'Deny…']) {
+        assert.equal(await carol.getByRole('button', { name }).count(), 0, `no ${name} button`);
+      }
+      await shot(carol, '21-auditor-approvals');
     });
   });
 }

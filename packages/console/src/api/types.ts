@@ -181,3 +181,25 @@ export interface Finding {
   readonly createdAt: string;
   readonly updatedAt: string;
 }
+
+/** An approval request: the exact call an agent asked to make, and who decides it. */
+export interface Approval {
+  readonly id: string;
+  readonly status: 'pending' | 'approved' | 'denied' | 'used' | 'expired';
+  readonly agent: string;
+  readonly onBehalfOf: string | null;
+  /** The user who decides: the person the agent acts for, or the agent's owner. */
+  readonly approver: string;
+  readonly approverKind: 'person' | 'owner';
+  readonly action: string;
+  readonly resource: { readonly type: string; readonly id: string };
+  /** What the approver is shown of the call (upstream, tool or route, arguments, body). */
+  readonly request: Record<string, unknown>;
+  readonly policies: readonly string[];
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  readonly decidedAt: string | null;
+  readonly decidedBy: string | null;
+  readonly reason: string | null;
+  readonly usedAt: string | null;
+}

@@ -87,6 +87,9 @@ const BADGE: Record<string, string> = {
   acknowledged: 'warn',
   resolved: 'ok',
   false_positive: 'muted',
+  pending: 'warn',
+  approved: 'ok',
+  used: 'muted',
 };
 
 export function Badge({ value }: { value: string }) {
