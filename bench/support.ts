@@ -89,6 +89,13 @@ export function busyPercent(
   return (100 * (after.busy - before.busy)) / Math.max(1, after.total - before.total);
 }
 
+/** CPU time a process has used so far (all threads), in microseconds. */
+export function processCpuMicros(pid: number): number {
+  // /proc/<pid>/stat fields 14 and 15: utime and stime in clock ticks (100 per second)
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
 /** Starts `custos serve` as a separate process (its own core), on a fresh SQLite data dir. */
 export async function startBenchServer(env: Record<string, string> = {}): Promise<BenchServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'custos-bench-'));
@@ -140,11 +147,7 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
   return {
     url,
     adminToken,
-    cpuMicros() {
-      // /proc/<pid>/stat fields 14 and 15: utime and stime in clock ticks (100 per second)
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-      return (Number(fields[11]) + Number(fields[12])) * 10_000;
-    },
+    cpuMicros: () => processCpuMicros(pid),
     threadCpuMicros() {
       const out = new Map<string, number>();
       for (const tid of readdirSync(`/proc/${pid}/task`)) {
@@ -184,7 +187,10 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
  * TypeScript file beside this one, under tsx; resolves once it prints its
  * first line (it is listening). `stop` kills it.
  */
-export async function startHelper(file: string, args: readonly string[]): Promise<{ stop(): void }> {
+export async function startHelper(
+  file: string,
+  args: readonly string[],
+): Promise<{ readonly pid: number; stop(): void }> {
   const child: ChildProcess = spawn(
     process.execPath,
     ['--import', 'tsx', new URL(`./${file}`, import.meta.url).pathname, ...args],
@@ -194,7 +200,7 @@ export async function startHelper(file: string, args: readonly string[]): Promis
     child.stdout?.once('data', () => resolve());
     child.once('exit', (code) => reject(new Error(`${file} exited with ${code}`)));
   });
-  return { stop: () => child.kill('SIGKILL') };
+  return { pid: child.pid as number, stop: () => child.kill('SIGKILL') };
 }
 
 export interface LoadResult {

@@ -22,6 +22,7 @@ import {
   fasterFloor,
   machineCpu,
   percentile,
+  processCpuMicros,
   runLoad,
   startBenchServer,
   startHelper,
@@ -34,7 +35,7 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 
 async function main(): Promise<void> {
   const server = await startBenchServer({ CUSTOS_DPOP_MAX_AGE: '600' });
-  let bare: { stop(): void } | null = null;
+  let bare: { readonly pid: number; stop(): void } | null = null;
   try {
     const audience = 'https://api.example.com';
     await server.admin('POST', '/api/v1/users', { email: 'bench@example.com', name: 'Bench' });
@@ -102,7 +103,9 @@ async function main(): Promise<void> {
       f = fasterFloor(f, es256Floor()); // taken again after the load: the faster of the two counts
       // the bare token server with the same requests (it remembers no jti), after a warm-up
       await runLoad(bareUrl, requests.slice(0, WARMUP), CONCURRENCY);
+      const bareCpuBefore = processCpuMicros(bare.pid);
       const bareResult = await runLoad(bareUrl, requests, CONCURRENCY);
+      const bareCpu = (processCpuMicros(bare.pid) - bareCpuBefore) / Math.max(1, bareResult.ok);
       if (bareResult.failed > 0)
         throw new Error(`${bareResult.failed} bare grants failed; first: ${bareResult.firstError}`);
       const bareRate = bareResult.ok / bareResult.seconds;
@@ -110,7 +113,7 @@ async function main(): Promise<void> {
       const floorUs = f.signUs + f.verifyUs * (withDpop ? 2 : 1);
       const floorRate = 1e6 / floorUs;
       rows.push(
-        `| ${withDpop ? 'private_key_jwt + DPoP' : 'private_key_jwt'} | ${rate.toFixed(0)} | ${percentile(result.latenciesMs, 50).toFixed(2)} | ${percentile(result.latenciesMs, 99).toFixed(2)} | ${floorRate.toFixed(0)} | **${(rate / floorRate).toFixed(2)}×** | ${serverCpu.toFixed(0)} | ${floorUs.toFixed(0)} | ${clientCpu.toFixed(0)} | ${bareRate.toFixed(0)} (${(bareRate / floorRate).toFixed(2)}×) | ${(rate / bareRate).toFixed(2)}× |`,
+        `| ${withDpop ? 'private_key_jwt + DPoP' : 'private_key_jwt'} | ${rate.toFixed(0)} | ${percentile(result.latenciesMs, 50).toFixed(2)} | ${percentile(result.latenciesMs, 99).toFixed(2)} | ${floorRate.toFixed(0)} | **${(rate / floorRate).toFixed(2)}×** | ${serverCpu.toFixed(0)} | ${floorUs.toFixed(0)} | ${clientCpu.toFixed(0)} | ${bareRate.toFixed(0)} (${(bareRate / floorRate).toFixed(2)}×) | ${bareCpu.toFixed(0)} | ${(rate / bareRate).toFixed(2)}× |`,
       );
     }
 
@@ -131,8 +134,8 @@ async function main(): Promise<void> {
         `token grants: ${GRANTS} per case after ${WARMUP} unmeasured, ${CONCURRENCY} concurrent connections, custos serve on SQLite (synchronous=FULL, group commit)`,
         `floor: raw node:crypto ES256 sign ${f.signUs.toFixed(1)} µs, verify ${f.verifyUs.toFixed(1)} µs (one core; the fastest of the measurements before and after each case, each the best of five rounds)`,
         '',
-        '| grant | grants/s | p50 ms | p99 ms | floor grants/s | ratio to floor | server CPU µs/grant | floor µs/grant | load-generator CPU µs/grant | bare token server grants/s (to floor) | Custos to bare server |',
-        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+        '| grant | grants/s | p50 ms | p99 ms | floor grants/s | ratio to floor | server CPU µs/grant | floor µs/grant | load-generator CPU µs/grant | bare token server grants/s (to floor) | bare server CPU µs/grant | Custos to bare server |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
         ...rows,
         '',
         'server CPU µs/grant by thread:',
