@@ -87,64 +87,54 @@ const NAV = [
   { to: '/audit', label: 'Audit', match: (p: string) => p.startsWith('/audit'), readers: true },
 ];
 
-/** How many findings are open (for the nav), read again every 15 s; null until known or when it cannot be read. */
-function useOpenFindings(): number | null {
+/** A count for the navigation, read now and again every 15 s; null until known, when it cannot be read, or while `read` is null. */
+function usePolledCount(read: (() => Promise<number>) | null): number | null {
   const [count, setCount] = useState<number | null>(null);
   useEffect(() => {
+    if (read === null) return;
     let stopped = false;
-    const read = () =>
-      api<Page<{ id: string }>>('GET', '/api/v1/findings?status=open&limit=100').then(
-        (page) => {
-          if (!stopped) setCount(page.items.length);
+    const poll = () =>
+      read().then(
+        (n) => {
+          if (!stopped) setCount(n);
         },
         () => {
           if (!stopped) setCount(null);
         },
       );
-    void read();
-    const timer = window.setInterval(() => void read(), 15_000);
+    void poll();
+    const timer = window.setInterval(() => void poll(), 15_000);
     return () => {
       stopped = true;
       window.clearInterval(timer);
     };
-  }, []);
+  }, [read]);
   return count;
 }
 
-/** How many pending approval requests the signed-in person decides (for the nav), read again every 15 s. */
-function usePendingApprovals(userId: string | null): number | null {
-  const [count, setCount] = useState<number | null>(null);
-  useEffect(() => {
-    if (userId === null) return;
-    let stopped = false;
-    const read = () =>
-      api<{ items: Approval[] }>('GET', '/api/v1/approvals?status=pending&limit=100').then(
-        (page) => {
-          const now = Date.now();
-          const mine = page.items.filter(
-            (a) => a.approver === userId && a.status === 'pending' && Date.parse(a.expiresAt) > now,
-          );
-          if (!stopped) setCount(mine.length);
-        },
-        () => {
-          if (!stopped) setCount(null);
-        },
-      );
-    void read();
-    const timer = window.setInterval(() => void read(), 15_000);
-    return () => {
-      stopped = true;
-      window.clearInterval(timer);
-    };
-  }, [userId]);
-  return count;
+/** How many findings are open. */
+const readOpenFindings = () =>
+  api<Page<{ id: string }>>('GET', '/api/v1/findings?status=open&limit=100').then(
+    (page) => page.items.length,
+  );
+
+/** How many pending, unexpired approval requests `userId` decides. */
+function readPendingApprovals(userId: string): Promise<number> {
+  return api<{ items: Approval[] }>('GET', '/api/v1/approvals?status=pending&limit=100').then((page) => {
+    const now = Date.now();
+    return page.items.filter(
+      (a) => a.approver === userId && a.status === 'pending' && Date.parse(a.expiresAt) > now,
+    ).length;
+  });
 }
 
 function Shell() {
   const { path } = useLocation();
   const s = useSession();
-  const openFindings = useOpenFindings();
-  const pendingApprovals = usePendingApprovals(s.session.actor.userId);
+  const openFindings = usePolledCount(readOpenFindings);
+  const userId = s.session.actor.userId;
+  const readMine = useMemo(() => (userId === null ? null : () => readPendingApprovals(userId)), [userId]);
+  const pendingApprovals = usePolledCount(readMine);
   const who = s.session.user?.email ?? s.session.actor.id;
   // biome-ignore lint/correctness/useExhaustiveDependencies: focus moves to the new page on every navigation
   useEffect(() => {
