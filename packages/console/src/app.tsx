@@ -7,6 +7,7 @@ import { AgentNewPage } from './pages/agent-new.js';
 import { AgentsPage } from './pages/agents.js';
 import { ApprovalsPage } from './pages/approvals.js';
 import { AuditPage } from './pages/audit.js';
+import { ConsentsPage } from './pages/consents.js';
 import { DashboardPage } from './pages/dashboard.js';
 import { FindingsPage } from './pages/findings.js';
 import { PoliciesPage } from './pages/policies.js';
@@ -83,6 +84,7 @@ const NAV = [
   { to: '/agents', label: 'Agents', match: (p: string) => p.startsWith('/agents') },
   { to: '/findings', label: 'Findings', match: (p: string) => p.startsWith('/findings') },
   { to: '/approvals', label: 'Approvals', match: (p: string) => p.startsWith('/approvals') },
+  { to: '/consents', label: 'Consents', match: (p: string) => p.startsWith('/consents') },
   { to: '/policies', label: 'Policies', match: (p: string) => p.startsWith('/policies'), readers: true },
   { to: '/audit', label: 'Audit', match: (p: string) => p.startsWith('/audit'), readers: true },
 ];
@@ -199,6 +201,7 @@ function Route({ path }: { path: string }) {
   if (agent?.[1]) return <AgentDetailPage id={agent[1]} />;
   if (path === '/findings') return <FindingsPage />;
   if (path === '/approvals') return <ApprovalsPage />;
+  if (path === '/consents') return <ConsentsPage />;
   if (path === '/policies') return <PoliciesPage />;
   if (path === '/audit') return <AuditPage />;
   return (

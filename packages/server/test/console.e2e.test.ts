@@ -500,5 +500,49 @@ for (const dialect of DIALECTS) {
       }
       await shot(carol, '21-auditor-approvals');
     });
+
+    it('consents: an owner gives one to their agent and withdraws it; a refused one says why; another owner sees none', async () => {
+      const alice = await signInWithPassword('alice@example.com');
+      await nav(alice, 'Consents').click();
+      await alice.getByRole('heading', { name: 'Consents' }).waitFor();
+      const form = alice.getByRole('form', { name: 'Give a consent' });
+      // an agent that does not exist: the API's words, at the field
+      await form.getByLabel('Agent id').fill('agt_00000000000000000000000000');
+      await form.getByLabel('Scopes').fill('payments');
+      await form.getByRole('button', { name: 'Give consent' }).click();
+      await form.getByText('unknown agent').first().waitFor();
+
+      await form.getByLabel('Agent id').fill(String(aliceAgent.id));
+      await form.getByLabel('Scopes').fill('payments read');
+      await form.getByLabel('Only these tools').fill('crm/*');
+      await form.getByLabel('Valid for (days)').fill('7');
+      await form.getByRole('button', { name: 'Give consent' }).click();
+      let given: Json | undefined;
+      for (let i = 0; i < 100 && !given; i++) {
+        const items = (await t.api('GET', '/api/v1/consents')).body.items as Json[];
+        given = items.find((c) => c.agent === aliceAgent.id);
+        if (!given) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(given, 'the consent was recorded');
+      assert.deepEqual(given.scopes, ['payments', 'read']);
+      assert.deepEqual(given.tools, ['crm/*']);
+      const days = (Date.parse(String(given.expiresAt)) - Date.now()) / 86_400_000;
+      assert.ok(days > 6.9 && days <= 7, String(days));
+      const row = alice.locator(`tr[data-consent="${String(given.id)}"]`);
+      await row.getByText('active', { exact: true }).waitFor();
+      await row.getByText('crm/*').waitFor();
+      await shot(alice, '22-consents');
+      await row.getByRole('button', { name: 'Withdraw…' }).click();
+      await alice.getByRole('dialog').getByRole('button', { name: 'Withdraw' }).click();
+      await row.getByText('revoked', { exact: true }).waitFor();
+      const withdrawn = ((await t.api('GET', '/api/v1/consents')).body.items as Json[]).find(
+        (c) => c.id === given?.id,
+      );
+      assert.ok(withdrawn && withdrawn.revokedAt !== null, JSON.stringify(withdrawn));
+
+      const bob = await signInWithPassword('bob@example.com');
+      await nav(bob, 'Consents').click();
+      await bob.getByText('No consents').waitFor();
+    });
   });
 }

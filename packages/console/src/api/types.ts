@@ -203,3 +203,17 @@ export interface Approval {
   readonly reason: string | null;
   readonly usedAt: string | null;
 }
+
+/** A person's consent that an agent acts for them (delegated tokens), for scopes and tools, until a time. */
+export interface Consent {
+  readonly id: string;
+  readonly user: string;
+  readonly agent: string;
+  readonly scopes: readonly string[];
+  /** The tools it limits the agent to (`server/tool`, `server/*`); null: not limited. */
+  readonly tools: readonly string[] | null;
+  readonly createdBy: string;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  readonly revokedAt: string | null;
+}

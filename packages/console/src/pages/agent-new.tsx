@@ -1,8 +1,9 @@
-import { type FormEvent, useId, useState } from 'react';
+import { type FormEvent, useState } from 'react';
 import { ApiError, api } from '../api/client.js';
 import type { Agent } from '../api/types.js';
 import { Link, navigate } from '../lib/router.js';
 import { ErrorNotice } from '../ui/feedback.js';
+import { Field } from '../ui/field.js';
 import { useSession } from '../ui/session.js';
 
 function parseTags(text: string): Record<string, string> {
@@ -112,49 +113,5 @@ export function AgentNewPage() {
         </div>
       </form>
     </section>
-  );
-}
-
-function Field({
-  name,
-  label,
-  error,
-  hint,
-  ...input
-}: {
-  name: string;
-  label: string;
-  error?: string | undefined;
-  hint?: string;
-  required?: boolean;
-  placeholder?: string;
-  type?: string;
-}) {
-  const id = useId();
-  const describedBy = error ? `${id}-error` : hint ? `${id}-hint` : undefined;
-  return (
-    <div className="field">
-      <label htmlFor={id}>
-        {label}
-        {input.required && <span aria-hidden="true"> *</span>}
-      </label>
-      <input
-        id={id}
-        name={name}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describedBy}
-        {...input}
-      />
-      {hint && !error && (
-        <small id={`${id}-hint`} className="muted">
-          {hint}
-        </small>
-      )}
-      {error && (
-        <small id={`${id}-error`} className="field-error">
-          {error}
-        </small>
-      )}
-    </div>
   );
 }
