@@ -10,6 +10,7 @@ import { AuditPage } from './pages/audit.js';
 import { ConsentsPage } from './pages/consents.js';
 import { DashboardPage } from './pages/dashboard.js';
 import { FindingsPage } from './pages/findings.js';
+import { GatewayPage } from './pages/gateway.js';
 import { PoliciesPage } from './pages/policies.js';
 import { SignInPage } from './pages/sign-in.js';
 import { ErrorNotice, Loading } from './ui/feedback.js';
@@ -85,6 +86,7 @@ const NAV = [
   { to: '/findings', label: 'Findings', match: (p: string) => p.startsWith('/findings') },
   { to: '/approvals', label: 'Approvals', match: (p: string) => p.startsWith('/approvals') },
   { to: '/consents', label: 'Consents', match: (p: string) => p.startsWith('/consents') },
+  { to: '/gateway', label: 'Gateway', match: (p: string) => p.startsWith('/gateway'), readers: true },
   { to: '/policies', label: 'Policies', match: (p: string) => p.startsWith('/policies'), readers: true },
   { to: '/audit', label: 'Audit', match: (p: string) => p.startsWith('/audit'), readers: true },
 ];
@@ -202,6 +204,7 @@ function Route({ path }: { path: string }) {
   if (path === '/findings') return <FindingsPage />;
   if (path === '/approvals') return <ApprovalsPage />;
   if (path === '/consents') return <ConsentsPage />;
+  if (path === '/gateway') return <GatewayPage />;
   if (path === '/policies') return <PoliciesPage />;
   if (path === '/audit') return <AuditPage />;
   return (

@@ -544,5 +544,64 @@ for (const dialect of DIALECTS) {
       await nav(bob, 'Consents').click();
       await bob.getByText('No consents').waitFor();
     });
+
+    it('gateway: admins and auditors see the upstreams and their routes; an admin removes one; owners do not see the page', async () => {
+      await t.api('PUT', '/api/v1/secrets/billing-token', {
+        body: { value: 'console-test-upstream-secret' },
+      });
+      const registered = await t.api('POST', '/api/v1/gateway/apis', {
+        body: {
+          name: 'billing',
+          description: 'invoices and transfers',
+          baseUrl: 'http://127.0.0.1:9/v1',
+          routes: [
+            { method: 'GET', path: '/invoices/{id}' },
+            { method: 'POST', path: '/transfers' },
+          ],
+          auth: { type: 'bearer', secret: 'billing-token' },
+          limits: { perTool: { rate: 2, burst: 5 } },
+        },
+      });
+      assert.equal(registered.status, 201, JSON.stringify(registered.body));
+
+      const carol = await signInWithPassword('carol@example.com');
+      await nav(carol, 'Gateway').click();
+      await carol.getByRole('heading', { name: 'Gateway' }).waitFor();
+      await carol.getByText('No MCP servers').waitFor();
+      const card = carol.locator('article[data-api="billing"]');
+      await card.getByText('Route::"billing/POST /transfers"').waitFor();
+      await card.getByText(/bearer token from secret billing-token/).waitFor();
+      await card.getByText(/per tool or route: 2\/s, burst 5/).waitFor();
+      assert.equal(
+        await carol.getByRole('button', { name: 'Remove…' }).count(),
+        0,
+        'auditors remove nothing',
+      );
+      assert.equal(
+        (await carol.content()).includes('console-test-upstream-secret'),
+        false,
+        'never a secret value',
+      );
+      await shot(carol, '23-auditor-gateway');
+
+      const bob = await signInWithPassword('bob@example.com');
+      assert.equal(await nav(bob, 'Gateway').count(), 0, 'owners have no gateway page');
+
+      const admin = await openPage();
+      await admin.goto(`${t.url}/console/`);
+      await admin.getByRole('radio', { name: 'Admin token' }).check();
+      await admin.locator('input[name=token]').fill(t.adminToken);
+      await admin.getByRole('button', { name: 'Sign in' }).click();
+      await admin.getByRole('heading', { name: 'Dashboard' }).waitFor();
+      await nav(admin, 'Gateway').click();
+      const billing = admin.locator('article[data-api="billing"]');
+      await billing.getByRole('button', { name: 'Remove…' }).click();
+      const dialog = admin.getByRole('dialog');
+      await dialog.getByLabel(/to confirm/).fill('billing');
+      await dialog.getByRole('button', { name: 'Remove' }).click();
+      await billing.waitFor({ state: 'detached' });
+      await admin.getByText('No HTTP APIs').waitFor();
+      assert.equal((await t.api('GET', '/api/v1/gateway/apis/billing')).status, 404);
+    });
   });
 }

@@ -217,3 +217,39 @@ export interface Consent {
   readonly expiresAt: string;
   readonly revokedAt: string | null;
 }
+
+/** An MCP server behind the gateway, with its tools and their argument types. */
+export interface McpServer {
+  readonly name: string;
+  readonly description: string;
+  /** The resource URI agents get tokens for (`aud`). */
+  readonly resource: string;
+  readonly transport:
+    | { readonly type: 'http'; readonly url: string }
+    | { readonly type: 'stdio'; readonly command: string; readonly args?: readonly string[] };
+  /** How the gateway authenticates upstream: secret names, never values. */
+  readonly auth: Record<string, unknown>;
+  readonly limits: Record<string, unknown>;
+  readonly tools: readonly {
+    readonly name: string;
+    readonly entity: string;
+    readonly description: string;
+    readonly arguments: Record<string, string>;
+  }[];
+  readonly catalogUpdatedAt: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/** An HTTP API behind the gateway and its routes. */
+export interface HttpApi {
+  readonly name: string;
+  readonly description: string;
+  readonly resource: string;
+  readonly baseUrl: string;
+  readonly routes: readonly { readonly method: string; readonly path: string; readonly entity: string }[];
+  readonly auth: Record<string, unknown>;
+  readonly limits: Record<string, unknown>;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
