@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { ApiError, api, setCsrfToken, whenSignedOut } from './api/client.js';
 import type { Approval, Page, Session } from './api/types.js';
+import { COUNTS_CHANGED } from './lib/counts.js';
 import { Link, useLocation } from './lib/router.js';
 import { AgentDetailPage } from './pages/agent-detail.js';
 import { AgentNewPage } from './pages/agent-new.js';
@@ -108,9 +109,13 @@ function usePolledCount(read: (() => Promise<number>) | null): number | null {
       );
     void poll();
     const timer = window.setInterval(() => void poll(), 15_000);
+    // a page that changed what is counted asks for a fresh count at once
+    const now = () => void poll();
+    window.addEventListener(COUNTS_CHANGED, now);
     return () => {
       stopped = true;
       window.clearInterval(timer);
+      window.removeEventListener(COUNTS_CHANGED, now);
     };
   }, [read]);
   return count;
@@ -122,14 +127,12 @@ const readOpenFindings = () =>
     (page) => page.items.length,
   );
 
-/** How many pending, unexpired approval requests `userId` decides. */
+/** How many pending (unexpired, as the server says) approval requests `userId` decides. */
 function readPendingApprovals(userId: string): Promise<number> {
-  return api<{ items: Approval[] }>('GET', '/api/v1/approvals?status=pending&limit=100').then((page) => {
-    const now = Date.now();
-    return page.items.filter(
-      (a) => a.approver === userId && a.status === 'pending' && Date.parse(a.expiresAt) > now,
-    ).length;
-  });
+  // (admins and auditors are sent everyone's: the most the API gives, then theirs)
+  return api<{ items: Approval[] }>('GET', '/api/v1/approvals?status=pending&limit=500').then(
+    (page) => page.items.filter((a) => a.approver === userId && a.status === 'pending').length,
+  );
 }
 
 function Shell() {

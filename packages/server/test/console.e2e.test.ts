@@ -475,6 +475,7 @@ for (const dialect of DIALECTS) {
       await dialog.getByLabel(/Reason/).fill('expected transfer');
       await dialog.getByRole('button', { name: 'Approve' }).click();
       await row.waitFor({ state: 'detached' }); // no longer pending
+      await count.waitFor({ state: 'detached' }); // the navigation's count follows at once
       const decided = (await t.api('GET', `/api/v1/approvals/${approval.id}`)).body;
       assert.equal(decided.status, 'approved');
       assert.equal(decided.reason, 'expected transfer');
@@ -515,6 +516,10 @@ for (const dialect of DIALECTS) {
       await form.getByLabel('Agent id').fill(String(aliceAgent.id));
       await form.getByLabel('Scopes').fill('payments read');
       await form.getByLabel('Only these tools').fill('crm/*');
+      // not a whole number of days: said at the field, nothing sent
+      await form.getByLabel('Valid for (days)').fill('1e');
+      await form.getByRole('button', { name: 'Give consent' }).click();
+      await form.getByText('a whole number of days from 1 to 3650').waitFor();
       await form.getByLabel('Valid for (days)').fill('7');
       await form.getByRole('button', { name: 'Give consent' }).click();
       let given: Json | undefined;

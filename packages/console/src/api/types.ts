@@ -226,7 +226,13 @@ export interface McpServer {
   readonly resource: string;
   readonly transport:
     | { readonly type: 'http'; readonly url: string }
-    | { readonly type: 'stdio'; readonly command: string; readonly args?: readonly string[] };
+    | {
+        readonly type: 'stdio';
+        readonly command: string;
+        readonly args?: readonly string[];
+        /** Environment variables from vault secrets (variable → secret name). */
+        readonly secretEnv?: Readonly<Record<string, string>>;
+      };
   /** How the gateway authenticates upstream: secret names, never values. */
   readonly auth: Record<string, unknown>;
   readonly limits: Record<string, unknown>;

@@ -1,6 +1,7 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import { api, query } from '../api/client.js';
 import type { Approval } from '../api/types.js';
+import { countsChanged } from '../lib/counts.js';
 import { relative, when } from '../lib/format.js';
 import { Link, setSearch, useLocation } from '../lib/router.js';
 import { useAsync } from '../lib/use-async.js';
@@ -110,7 +111,7 @@ export function ApprovalsPage() {
                       {a.onBehalfOf ? `for person ${a.onBehalfOf} · ` : ''}
                       asks the {a.approverKind === 'person' ? 'person it acts for' : 'agent’s owner'}
                       {a.approver === me ? ' (you)' : ` (${a.approver})`} · policies {a.policies.join(', ')}
-                      {a.reason ? ` · ${a.status} because: ${a.reason}` : ''}
+                      {a.reason ? ` · decided because: ${a.reason}` : ''}
                     </div>
                   </td>
                   <td>
@@ -157,8 +158,11 @@ export function ApprovalsPage() {
         onClose={() => setVerdict(null)}
         onConfirm={async (reason) => {
           if (!verdict) return;
-          await api('POST', `/api/v1/approvals/${verdict.approval.id}/${verdict.verb}`, { reason });
+          await api('POST', `/api/v1/approvals/${encodeURIComponent(verdict.approval.id)}/${verdict.verb}`, {
+            reason,
+          });
           reload();
+          countsChanged();
         }}
       >
         <p>

@@ -9,7 +9,7 @@ import { Field } from '../ui/field.js';
 import { ReasonDialog } from '../ui/reason-dialog.js';
 import { useSession } from '../ui/session.js';
 
-const words = (text: string) => text.split(/[\s,]+/).filter((w) => w !== '');
+const words = (text: string) => text.split(/\s+/).filter((w) => w !== '');
 
 /** A consent's state now: withdrawn, expired or active. */
 function stateOf(c: Consent, now = Date.now()): 'revoked' | 'expired' | 'active' {
@@ -29,6 +29,7 @@ export function ConsentsPage() {
   const [busy, setBusy] = useState(false);
   const [formError, setFormError] = useState<unknown>(null);
   const [formKey, setFormKey] = useState(0);
+  const [daysError, setDaysError] = useState<string | null>(null);
   const { data, error, loading, slow, reload } = useAsync(
     () => api<{ items: Consent[] }>('GET', '/api/v1/consents'),
     [],
@@ -44,9 +45,14 @@ export function ConsentsPage() {
     e.preventDefault();
     const f = new FormData(e.currentTarget);
     const text = (k: string) => String(f.get(k) ?? '').trim();
-    const days = Number(text('days') || '30');
+    const days = text('days') === '' ? 30 : Number(text('days'));
     const tools = words(text('tools'));
     setFormError(null);
+    setDaysError(null);
+    if (!Number.isInteger(days) || days < 1 || days > 3650) {
+      setDaysError('a whole number of days from 1 to 3650');
+      return;
+    }
     setBusy(true);
     try {
       await api<Consent>('POST', '/api/v1/consents', {
@@ -100,9 +106,8 @@ export function ConsentsPage() {
           <Field
             name="days"
             label="Valid for (days)"
-            type="number"
             placeholder="30"
-            error={fieldError('expiresAt')}
+            error={daysError ?? fieldError('expiresAt')}
           />
           {formError !== null && <ErrorNotice error={formError} />}
           <div className="actions">
@@ -156,7 +161,7 @@ export function ConsentsPage() {
                       <td title={when(c.createdAt)}>{relative(c.createdAt)}</td>
                       <td title={when(c.revokedAt ?? c.expiresAt)}>{relative(c.revokedAt ?? c.expiresAt)}</td>
                       <td className="row-actions">
-                        {state !== 'revoked' && (s.isAdmin || c.user === me) && (
+                        {state !== 'revoked' && (s.isAdmin || (s.role === 'owner' && c.user === me)) && (
                           <button type="button" className="secondary small" onClick={() => setWithdraw(c)}>
                             Withdraw…
                           </button>

@@ -1,6 +1,7 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import { api, query } from '../api/client.js';
 import type { Finding, Page } from '../api/types.js';
+import { countsChanged } from '../lib/counts.js';
 import { relative, when } from '../lib/format.js';
 import { Link, setSearch, useLocation } from '../lib/router.js';
 import { useAsync } from '../lib/use-async.js';
@@ -73,6 +74,7 @@ export function FindingsPage() {
     try {
       await api('POST', `/api/v1/findings/${f.id}/acknowledge`, {});
       reload();
+      countsChanged();
     } catch (err) {
       setActionError(err);
     }
@@ -174,6 +176,7 @@ export function FindingsPage() {
           if (!change) return;
           await api('POST', `/api/v1/findings/${change.finding.id}/${change.verb}`, { reason });
           reload();
+          countsChanged();
         }}
       >
         <p>{change?.finding.title}</p>

@@ -9,6 +9,15 @@ import { useSession } from '../ui/session.js';
 
 type Removal = { kind: 'servers' | 'apis'; name: string } | null;
 
+/** How a stdio server gets its credentials: environment variables from vault secrets (names only). */
+function secretEnvText(transport: McpServer['transport']): string {
+  if (transport.type !== 'stdio') return '';
+  const pairs = Object.entries(transport.secretEnv ?? {});
+  return pairs.length === 0
+    ? 'none'
+    : pairs.map(([variable, secret]) => `${variable} from secret ${secret}`).join(', ');
+}
+
 /** How the gateway authenticates to an upstream, in words (secret names only: values never leave the vault). */
 function authText(auth: Record<string, unknown>): string {
   switch (auth.type) {
@@ -49,6 +58,7 @@ export function GatewayPage() {
   const [removal, setRemoval] = useState<Removal>(null);
   const [refreshing, setRefreshing] = useState<string | null>(null);
   const [actionError, setActionError] = useState<unknown>(null);
+  const [warnings, setWarnings] = useState<readonly string[]>([]);
   const servers = useAsync(() => api<{ items: McpServer[] }>('GET', '/api/v1/gateway/servers'), []);
   const apis = useAsync(() => api<{ items: HttpApi[] }>('GET', '/api/v1/gateway/apis'), []);
 
@@ -56,7 +66,12 @@ export function GatewayPage() {
     setActionError(null);
     setRefreshing(name);
     try {
-      await api('POST', `/api/v1/gateway/servers/${name}/refresh`, {});
+      const refreshed = await api<{ sync?: { warnings: string[] } }>(
+        'POST',
+        `/api/v1/gateway/servers/${encodeURIComponent(name)}/refresh`,
+        {},
+      );
+      setWarnings(refreshed.sync?.warnings ?? []);
       servers.reload();
     } catch (err) {
       setActionError(err);
@@ -77,6 +92,16 @@ export function GatewayPage() {
         <code>custos gateway api add</code>.
       </p>
       {actionError !== null && <ErrorNotice error={actionError} />}
+      {warnings.length > 0 && (
+        <div className="card" role="status">
+          <p>The tools were listed again; the policies' schema changed with them:</p>
+          <ul>
+            {warnings.map((w) => (
+              <li key={w}>{w}</li>
+            ))}
+          </ul>
+        </div>
+      )}
 
       <h2>MCP servers</h2>
       {servers.error !== null && <ErrorNotice error={servers.error} onRetry={servers.reload} />}
@@ -116,8 +141,8 @@ export function GatewayPage() {
             {m.transport.type === 'http'
               ? `Streamable HTTP ${m.transport.url}`
               : `stdio: ${m.transport.command}`}{' '}
-            · upstream auth: {authText(m.auth)} · limits: {limitsText(m.limits)} · agents' tokens for{' '}
-            <code>{m.resource}</code>
+            · upstream auth: {m.transport.type === 'stdio' ? secretEnvText(m.transport) : authText(m.auth)} ·
+            limits: {limitsText(m.limits)} · agents' tokens for <code>{m.resource}</code>
             {m.catalogUpdatedAt ? ` · tools listed ${relative(m.catalogUpdatedAt)}` : ''}
           </p>
           <div className="table-wrap">
@@ -215,7 +240,7 @@ export function GatewayPage() {
         onClose={() => setRemoval(null)}
         onConfirm={async () => {
           if (!removal) return;
-          await api('DELETE', `/api/v1/gateway/${removal.kind}/${removal.name}`);
+          await api('DELETE', `/api/v1/gateway/${removal.kind}/${encodeURIComponent(removal.name)}`);
           if (removal.kind === 'servers') servers.reload();
           else apis.reload();
         }}
