@@ -200,7 +200,6 @@ export async function useApproval(
   kind: 'person' | 'owner',
   requestId: string | null,
 ): Promise<string | null> {
-  // (checked before the look-up: PostgreSQL refuses NUL even in a query's parameters)
   if (!APPROVAL_ID.test(id)) return 'the approval reference is not one (`apr_` and 26 letters or digits)';
   return deps.store.transaction(async (tx) => {
     const approval = await tx.approvals.get(id);

@@ -16,6 +16,12 @@ const MIGRATION_LOCK_KEY = 7_461_735_201;
  * Splits the Custos-specific `schema` parameter off a PostgreSQL URL. The schema
  * lets several Custos installs (or test runs) share one database without colliding.
  */
+
+/** A read (`SELECT`) with a text parameter holding NUL, which no stored row can match. */
+function lookupWithNul(sql: string, params: readonly SqlValue[]): boolean {
+  return /^\s*SELECT\b/i.test(sql) && params.some((p) => typeof p === 'string' && p.includes('\u0000'));
+}
+
 export function parsePostgresUrl(url: string): { connectionString: string; schema: string | null } {
   const parsed = new URL(url);
   const schema = parsed.searchParams.get('schema');
@@ -79,7 +85,9 @@ export async function openPostgresDriver(
     }
     return {
       all: async <T>(sql: string, params: readonly SqlValue[] = []) =>
-        (await query<T>('read', sql, params)).rows,
+        // no stored text holds NUL (PostgreSQL refuses it in text): a look-up by one finds nothing,
+        // as it does on SQLite, rather than failing (PostgreSQL refuses NUL in parameters too)
+        lookupWithNul(sql, params) ? [] : (await query<T>('read', sql, params)).rows,
       write: <T>(sql: string, params: readonly SqlValue[] = []) => query<T>('write', sql, params),
     };
   }
