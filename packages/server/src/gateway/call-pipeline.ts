@@ -33,8 +33,8 @@ export interface CallFacts {
   readonly sessionId: string | null;
   /** An approval reference the agent presents for this exact call (`apr_…`), if any. */
   readonly approval?: string | null | undefined;
-  /** What an approver is shown of the call (upstream, tool or route, arguments), or what builds it. */
-  readonly shown?: Readonly<Record<string, unknown>> | (() => Readonly<Record<string, unknown>>) | undefined;
+  /** Builds what an approver is shown of the call (upstream, tool or route, arguments): only if one is asked. */
+  readonly shown?: (() => Readonly<Record<string, unknown>>) | undefined;
   /**
    * Why no approval can be for this call (an HTTP body streamed through, which
    * `args` cannot bind): a call that needs one is refused with this reason,
@@ -79,6 +79,15 @@ export interface CallResult {
   readonly bytesIn: number;
   readonly bytesOut: number;
   readonly error?: string | undefined;
+}
+
+/** Why an authorized call failed before its upstream answered. */
+export const NO_CREDENTIAL = "the gateway's credential for the upstream is not available";
+export const UNREACHABLE = 'the upstream could not be reached';
+
+/** The result of an authorized call the upstream never answered (`bytesIn`: what reached it, if anything). */
+export function failedCall(error: string, bytesIn: number): CallResult {
+  return { upstreamStatus: null, outcome: 'failure', bytesIn, bytesOut: 0, error };
 }
 
 export interface AuthorizedCall {
@@ -389,10 +398,7 @@ export async function authorizeCall(
       ...approvedAction,
       kind,
       policies,
-      shown:
-        typeof facts.shown === 'function'
-          ? facts.shown()
-          : (facts.shown ?? { upstream: facts.upstreamName, args: facts.args }),
+      shown: facts.shown?.() ?? { upstream: facts.upstreamName, args: facts.args },
       requestId: facts.requestId,
     });
     const reason = `approval required: ask the approver to approve \`${approval.id}\`, then retry with it`;

@@ -49,6 +49,12 @@ export interface GatewayOptions extends GatewaySettings {
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
+/** An upstream a request asked for: which gateway, and the server's or API's name. */
+type Upstream = { readonly gateway: 'mcp' | 'http'; readonly name: string };
+
+/** How many refusals are recorded per token (or address): a burst of 20, then one a second. */
+const REFUSAL_RECORDS = { rate: 1, burst: 20 };
+
 /**
  * Refusals recorded as `gateway.refuse` when the request presented a token:
  * what is wrong with the token, its proof, the request or its session. Not
@@ -56,9 +62,6 @@ const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
  * use), nor `unavailable` (nothing can be recorded then), nor what fails once
  * a call was decided (its own record says so).
  */
-/** How many refusals are recorded per token (or address): a burst of 20, then one a second. */
-const REFUSAL_RECORDS = { rate: 1, burst: 20 };
-
 const RECORDED_REFUSALS: ReadonlySet<GatewayError['code']> = new Set([
   'invalid_request',
   'invalid_token',
@@ -297,8 +300,8 @@ export class Gateway {
     const path = q < 0 ? raw : raw.slice(0, q);
     const query = q < 0 ? '' : raw.slice(q);
     let resource: string | null = null;
-    // the upstream asked for (`mcp:<server>`, `http:<api>`) once known, and the token's caller once it checked out
-    let upstream: string | null = null;
+    // the upstream asked for once known, and the token's caller once it checked out
+    let upstream: Upstream | null = null;
     let early: VerifiedCaller | null = null;
     // a DPoP proof whose signature is still being checked (see TokenVerifier.begin)
     let proven: Promise<unknown> | null = null;
@@ -311,7 +314,7 @@ export class Gateway {
         const state = NAME.test(name) ? this.servers.get(name) : undefined;
         if (!state) throw new GatewayError('not_found', `unknown MCP server \`${name.slice(0, 100)}\``);
         resource = mcpResource(issuer, name);
-        upstream = `mcp:${name}`;
+        upstream = { gateway: 'mcp', name };
         this.checkOrigin(req);
         const begun = await this.ctx.verifier.begin(this.presented(req, path, resource));
         proven = begun.proven;
@@ -324,7 +327,7 @@ export class Gateway {
       const state = NAME.test(name) ? this.apis.get(name) : undefined;
       if (!state) throw new GatewayError('not_found', `unknown API \`${name.slice(0, 100)}\``);
       resource = httpResource(issuer, name);
-      upstream = `http:${name}`;
+      upstream = { gateway: 'http', name };
       this.checkOrigin(req);
       const begun = await this.ctx.verifier.begin(this.presented(req, path, resource));
       proven = begun.proven;
@@ -385,7 +388,7 @@ export class Gateway {
     req: IncomingMessage,
     error: GatewayError,
     early: VerifiedCaller | null,
-    upstream: string,
+    upstream: Upstream,
     requestId: string,
   ): void {
     const presented = early ? { agentId: early.agentId, tokenId: early.tokenId } : error.presentedBy;
@@ -399,7 +402,7 @@ export class Gateway {
     }
     const unrecorded = this.unrecordedRefusals.get(key) ?? 0;
     this.unrecordedRefusals.delete(key);
-    const [gateway, name = ''] = upstream.split(':', 2);
+    const { gateway, name } = upstream;
     void this.ctx.pipeline.audit.record(
       { type: 'anonymous', id: 'unauthenticated', role: 'none', userId: null, requestId },
       {

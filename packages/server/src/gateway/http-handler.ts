@@ -2,7 +2,15 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform } from 'node:stream';
 import { approvalView } from '../governance/approvals.js';
-import { authorizeCall, CallRefused, type CallResult, type PendingProof } from './call-pipeline.js';
+import {
+  authorizeCall,
+  CallRefused,
+  type CallResult,
+  failedCall,
+  NO_CREDENTIAL,
+  type PendingProof,
+  UNREACHABLE,
+} from './call-pipeline.js';
 import type { GatewayContext, HttpApiState } from './context.js';
 import { GatewayError } from './gateway-error.js';
 import {
@@ -97,8 +105,6 @@ function shownBody(body: Buffer, digest: Record<string, unknown>): Record<string
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') return digest;
   try {
     const text = utf8.decode(body);
-    // (NUL, raw or escaped, is not stored: PostgreSQL refuses it in text and JSON)
-    if (text.includes('\u0000') || text.includes('\\u0000')) return digest;
     return { ...digest, text };
   } catch {
     return digest; // not UTF-8: shown by size and digest only
@@ -235,13 +241,7 @@ export async function handleHttpApi(
     credentials = await ctx.credentials.headers(`http:${api.name}`, api.spec.auth);
   } catch (error) {
     // the call was authorized (and, in `durable` mode, recorded as such): its record says why it failed
-    call.finish({
-      upstreamStatus: null,
-      outcome: 'failure',
-      bytesIn: 0,
-      bytesOut: 0,
-      error: "the gateway's credential for the upstream is not available",
-    });
+    call.finish(failedCall(NO_CREDENTIAL, 0));
     throw error;
   }
   // added to the forwarded copy rather than spread together (see `entry` in call-pipeline.ts)
@@ -278,13 +278,7 @@ export async function handleHttpApi(
     };
   } catch (error) {
     if (counter.over) {
-      result = {
-        upstreamStatus: null,
-        outcome: 'failure',
-        bytesIn: counter.bytes,
-        bytesOut: 0,
-        error: 'request body too large',
-      };
+      result = failedCall('request body too large', counter.bytes);
       if (!res.headersSent)
         problem(
           res,
@@ -295,13 +289,7 @@ export async function handleHttpApi(
           { connection: 'close' },
         );
     } else {
-      result = {
-        upstreamStatus: null,
-        outcome: 'failure',
-        bytesIn: counter.bytes,
-        bytesOut: 0,
-        error: 'the upstream could not be reached',
-      };
+      result = failedCall(UNREACHABLE, counter.bytes);
       ctx.logger.warn({ err: error, api: api.name, requestId }, 'HTTP upstream call failed');
       if (!res.headersSent)
         problem(res, 502, 'Upstream error', `the API \`${api.name}\` could not be reached`, requestId);

@@ -8,6 +8,9 @@ import {
   type CallResult,
   callerContext,
   consentCovers,
+  failedCall,
+  NO_CREDENTIAL,
+  UNREACHABLE,
   visibleIn,
 } from './call-pipeline.js';
 import type { GatewayContext, McpServerState } from './context.js';
@@ -383,7 +386,7 @@ async function call(
         sourceAddress,
         requestId,
         approval: approvalReference(message),
-        shown: Object.assign({ server: state.server.name, method: message.method }, facts.context),
+        shown: () => Object.assign({ server: state.server.name, method: message.method }, facts.context),
       },
       pending,
     );
@@ -399,13 +402,7 @@ async function call(
     try {
       target = await upstreamTarget(ctx, state);
     } catch (error) {
-      authorized.finish({
-        upstreamStatus: null,
-        outcome: 'failure',
-        bytesIn: body.length,
-        bytesOut: 0,
-        error: "the gateway's credential for the upstream is not available",
-      });
+      authorized.finish(failedCall(NO_CREDENTIAL, body.length));
       throw error;
     }
   }
@@ -454,13 +451,7 @@ async function call(
       };
     }
   } catch (error) {
-    result = {
-      upstreamStatus: null,
-      outcome: 'failure',
-      bytesIn: body.length,
-      bytesOut: 0,
-      error: 'the upstream could not be reached',
-    };
+    result = failedCall(UNREACHABLE, body.length);
     ctx.logger.warn({ err: error, server: state.server.name, requestId }, 'MCP upstream call failed');
     if (!res.headersSent)
       sendJson(
