@@ -14,6 +14,7 @@ import { systemClock } from '../src/core/index.js';
 import { requestApproval } from '../src/governance/approvals.js';
 import { ARTIFACTS, ensureConsoleBuilt, launchChromium } from './support/browser.js';
 import { DIALECTS } from './support/databases.js';
+import { startEverything } from './support/mcp-upstreams.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 type Json = Record<string, unknown>;
@@ -550,7 +551,13 @@ for (const dialect of DIALECTS) {
       await bob.getByText('No consents').waitFor();
     });
 
-    it('gateway: admins and auditors see the upstreams and their routes; an admin removes one; owners do not see the page', async () => {
+    it('gateway: admins and auditors see the upstreams, their tools and routes; an admin refreshes and removes; owners do not see the page', async () => {
+      const everything = await startEverything();
+      after(() => everything.stop());
+      const server = await t.api('POST', '/api/v1/gateway/servers', {
+        body: { name: 'everything', transport: { type: 'http', url: everything.url } },
+      });
+      assert.equal(server.status, 201, JSON.stringify(server.body));
       await t.api('PUT', '/api/v1/secrets/billing-token', {
         body: { value: 'console-test-upstream-secret' },
       });
@@ -572,8 +579,15 @@ for (const dialect of DIALECTS) {
       const carol = await signInWithPassword('carol@example.com');
       await nav(carol, 'Gateway').click();
       await carol.getByRole('heading', { name: 'Gateway' }).waitFor();
-      await carol.getByText('No MCP servers').waitFor();
-      const card = carol.locator('article[data-api="billing"]');
+      // a server's tools with the Cedar types of their arguments, as policies see them
+      const tools = carol.locator('article[data-upstream="server-everything"]');
+      await tools.getByText('Tool::"everything/get-sum"').waitFor();
+      await tools
+        .locator('tr', { hasText: 'get-sum' })
+        .getByText(/\ba: Long\b/)
+        .waitFor();
+      await tools.getByText(/Streamable HTTP http:/).waitFor();
+      const card = carol.locator('article[data-upstream="api-billing"]');
       await card.getByText('Route::"billing/POST /transfers"').waitFor();
       await card.getByText(/bearer token from secret billing-token/).waitFor();
       await card.getByText(/per tool or route: 2\/s, burst 5/).waitFor();
@@ -599,7 +613,18 @@ for (const dialect of DIALECTS) {
       await admin.getByRole('button', { name: 'Sign in' }).click();
       await admin.getByRole('heading', { name: 'Dashboard' }).waitFor();
       await nav(admin, 'Gateway').click();
-      const billing = admin.locator('article[data-api="billing"]');
+      const refreshed = admin.locator('article[data-upstream="server-everything"]');
+      await refreshed.getByRole('button', { name: 'Refresh tools' }).click();
+      let refreshes = 0;
+      for (let i = 0; i < 100 && refreshes === 0; i++) {
+        const events = await t.api('GET', '/api/v1/audit/events?action=gateway.server.refresh');
+        refreshes = (events.body.items as Json[]).length;
+        if (refreshes === 0) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(refreshes, 1, 'the refresh went through (and was recorded)');
+      await refreshed.getByRole('button', { name: 'Refresh tools' }).waitFor();
+      assert.equal(await admin.getByRole('alert').count(), 0);
+      const billing = admin.locator('article[data-upstream="api-billing"]');
       await billing.getByRole('button', { name: 'Remove…' }).click();
       const dialog = admin.getByRole('dialog');
       await dialog.getByLabel(/to confirm/).fill('billing');

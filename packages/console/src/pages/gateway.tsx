@@ -1,8 +1,8 @@
-import { useState } from 'react';
+import { type ReactNode, useState } from 'react';
 import { api } from '../api/client.js';
 import type { HttpApi, McpServer } from '../api/types.js';
 import { relative, when } from '../lib/format.js';
-import { useAsync } from '../lib/use-async.js';
+import { type AsyncState, useAsync } from '../lib/use-async.js';
 import { Empty, ErrorNotice, Loading } from '../ui/feedback.js';
 import { ReasonDialog } from '../ui/reason-dialog.js';
 import { useSession } from '../ui/session.js';
@@ -103,20 +103,16 @@ export function GatewayPage() {
         </div>
       )}
 
-      <h2>MCP servers</h2>
-      {servers.error !== null && <ErrorNotice error={servers.error} onRetry={servers.reload} />}
-      {servers.loading && servers.slow && <Loading />}
-      {servers.data && servers.data.items.length === 0 && (
-        <Empty title="No MCP servers">None is registered behind the gateway.</Empty>
-      )}
-      {servers.data?.items.map((m) => (
-        <article key={m.name} className="card" data-server={m.name} aria-labelledby={`server-${m.name}`}>
-          <div className="page-head">
-            <h3 id={`server-${m.name}`}>
-              <code>{m.name}</code>
-            </h3>
-            {s.isAdmin && (
-              <div className="row-actions">
+      <UpstreamSection title="MCP servers" state={servers} none="No MCP servers">
+        {(m: McpServer) => (
+          <UpstreamCard
+            key={m.name}
+            kind="server"
+            name={m.name}
+            description={m.description}
+            onRemove={s.isAdmin ? () => setRemoval({ kind: 'servers', name: m.name }) : null}
+            actions={
+              s.isAdmin && (
                 <button
                   type="button"
                   className="secondary small"
@@ -126,109 +122,67 @@ export function GatewayPage() {
                 >
                   {refreshing === m.name ? 'Refreshing…' : 'Refresh tools'}
                 </button>
-                <button
-                  type="button"
-                  className="secondary small"
-                  onClick={() => setRemoval({ kind: 'servers', name: m.name })}
-                >
-                  Remove…
-                </button>
-              </div>
-            )}
-          </div>
-          {m.description && <p>{m.description}</p>}
-          <p className="muted small">
-            {m.transport.type === 'http'
-              ? `Streamable HTTP ${m.transport.url}`
-              : `stdio: ${m.transport.command}`}{' '}
-            · upstream auth: {m.transport.type === 'stdio' ? secretEnvText(m.transport) : authText(m.auth)} ·
-            limits: {limitsText(m.limits)} · agents' tokens for <code>{m.resource}</code>
-            {m.catalogUpdatedAt ? ` · tools listed ${relative(m.catalogUpdatedAt)}` : ''}
-          </p>
-          <div className="table-wrap">
-            <table className="data">
-              <caption className="sr-only">Tools of {m.name}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Tool</th>
-                  <th scope="col">Arguments (Cedar types)</th>
-                  <th scope="col">Entity</th>
-                </tr>
-              </thead>
-              <tbody>
-                {m.tools.map((t) => (
-                  <tr key={t.name}>
-                    <td>
-                      <code>{t.name}</code>
-                      {t.description && <div className="muted small">{t.description}</div>}
-                    </td>
-                    <td className="mono small">
-                      {Object.entries(t.arguments)
-                        .map(([name, type]) => `${name}: ${type}`)
-                        .join(', ') || '—'}
-                    </td>
-                    <td className="mono small">{t.entity}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        </article>
-      ))}
+              )
+            }
+            meta={
+              <>
+                {m.transport.type === 'http'
+                  ? `Streamable HTTP ${m.transport.url}`
+                  : `stdio: ${m.transport.command}`}{' '}
+                · upstream auth:{' '}
+                {m.transport.type === 'stdio' ? secretEnvText(m.transport) : authText(m.auth)} · limits:{' '}
+                {limitsText(m.limits)} · agents' tokens for <code>{m.resource}</code>
+                {m.catalogUpdatedAt ? ` · tools listed ${relative(m.catalogUpdatedAt)}` : ''}
+              </>
+            }
+            columns={['Tool', 'Arguments (Cedar types)', 'Entity']}
+          >
+            {m.tools.map((t) => (
+              <tr key={t.name}>
+                <td>
+                  <code>{t.name}</code>
+                  {t.description && <div className="muted small">{t.description}</div>}
+                </td>
+                <td className="mono small">
+                  {Object.entries(t.arguments)
+                    .map(([name, type]) => `${name}: ${type}`)
+                    .join(', ') || '—'}
+                </td>
+                <td className="mono small">{t.entity}</td>
+              </tr>
+            ))}
+          </UpstreamCard>
+        )}
+      </UpstreamSection>
 
-      <h2>HTTP APIs</h2>
-      {apis.error !== null && <ErrorNotice error={apis.error} onRetry={apis.reload} />}
-      {apis.loading && apis.slow && <Loading />}
-      {apis.data && apis.data.items.length === 0 && (
-        <Empty title="No HTTP APIs">None is registered behind the gateway.</Empty>
-      )}
-      {apis.data?.items.map((a) => (
-        <article key={a.name} className="card" data-api={a.name} aria-labelledby={`api-${a.name}`}>
-          <div className="page-head">
-            <h3 id={`api-${a.name}`}>
-              <code>{a.name}</code>
-            </h3>
-            {s.isAdmin && (
-              <div className="row-actions">
-                <button
-                  type="button"
-                  className="secondary small"
-                  onClick={() => setRemoval({ kind: 'apis', name: a.name })}
-                >
-                  Remove…
-                </button>
-              </div>
-            )}
-          </div>
-          {a.description && <p>{a.description}</p>}
-          <p className="muted small">
-            {a.baseUrl} · upstream auth: {authText(a.auth)} · limits: {limitsText(a.limits)} · agents' tokens
-            for <code>{a.resource}</code> · registered{' '}
-            <span title={when(a.createdAt)}>{relative(a.createdAt)}</span>
-          </p>
-          <div className="table-wrap">
-            <table className="data">
-              <caption className="sr-only">Routes of {a.name}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Route</th>
-                  <th scope="col">Entity</th>
-                </tr>
-              </thead>
-              <tbody>
-                {a.routes.map((r) => (
-                  <tr key={`${r.method} ${r.path}`}>
-                    <td className="mono">
-                      {r.method} {r.path}
-                    </td>
-                    <td className="mono small">{r.entity}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        </article>
-      ))}
+      <UpstreamSection title="HTTP APIs" state={apis} none="No HTTP APIs">
+        {(a: HttpApi) => (
+          <UpstreamCard
+            key={a.name}
+            kind="api"
+            name={a.name}
+            description={a.description}
+            onRemove={s.isAdmin ? () => setRemoval({ kind: 'apis', name: a.name }) : null}
+            meta={
+              <>
+                {a.baseUrl} · upstream auth: {authText(a.auth)} · limits: {limitsText(a.limits)} · agents'
+                tokens for <code>{a.resource}</code> · registered{' '}
+                <span title={when(a.createdAt)}>{relative(a.createdAt)}</span>
+              </>
+            }
+            columns={['Route', 'Entity']}
+          >
+            {a.routes.map((r) => (
+              <tr key={`${r.method} ${r.path}`}>
+                <td className="mono">
+                  {r.method} {r.path}
+                </td>
+                <td className="mono small">{r.entity}</td>
+              </tr>
+            ))}
+          </UpstreamCard>
+        )}
+      </UpstreamSection>
 
       <ReasonDialog
         open={removal !== null}
@@ -251,5 +205,92 @@ export function GatewayPage() {
         </p>
       </ReasonDialog>
     </section>
+  );
+}
+
+/** One kind of upstream: its heading, then a card each, or why there is none to show. */
+function UpstreamSection<T>({
+  title,
+  state,
+  none,
+  children,
+}: {
+  title: string;
+  state: AsyncState<{ items: T[] }>;
+  none: string;
+  children: (item: T) => ReactNode;
+}) {
+  return (
+    <>
+      <h2>{title}</h2>
+      {state.error !== null && <ErrorNotice error={state.error} onRetry={state.reload} />}
+      {state.loading && state.slow && <Loading />}
+      {state.data && state.data.items.length === 0 && (
+        <Empty title={none}>None is registered behind the gateway.</Empty>
+      )}
+      {state.data?.items.map(children)}
+    </>
+  );
+}
+
+/** An MCP server or HTTP API: its name, admin actions, description, one line of facts, and its table. */
+function UpstreamCard({
+  kind,
+  name,
+  description,
+  onRemove,
+  actions,
+  meta,
+  columns,
+  children,
+}: {
+  kind: 'server' | 'api';
+  name: string;
+  description: string;
+  /** Null when the signed-in role may not remove it. */
+  onRemove: (() => void) | null;
+  actions?: ReactNode;
+  meta: ReactNode;
+  columns: readonly string[];
+  children: ReactNode;
+}) {
+  const id = `${kind}-${name}`;
+  return (
+    <article className="card" data-upstream={id} aria-labelledby={id}>
+      <div className="page-head">
+        <h3 id={id}>
+          <code>{name}</code>
+        </h3>
+        {(actions || onRemove) && (
+          <div className="row-actions">
+            {actions}
+            {onRemove && (
+              <button type="button" className="secondary small" onClick={onRemove}>
+                Remove…
+              </button>
+            )}
+          </div>
+        )}
+      </div>
+      {description && <p>{description}</p>}
+      <p className="muted small">{meta}</p>
+      <div className="table-wrap">
+        <table className="data">
+          <caption className="sr-only">
+            {kind === 'server' ? 'Tools' : 'Routes'} of {name}
+          </caption>
+          <thead>
+            <tr>
+              {columns.map((c) => (
+                <th key={c} scope="col">
+                  {c}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>{children}</tbody>
+        </table>
+      </div>
+    </article>
   );
 }
