@@ -6,12 +6,18 @@
  * with DPoP) and one ES256 sign (the token). A second floor, in the same run:
  * a bare token server (bench/bare-token-server.ts) that does only that work
  * behind HTTP on this machine, with the same load generator, which shows how
- * much of the gap to the first floor any Node.js token server has here.
+ * much of the gap to the first floor any Node.js token server has here. A
+ * third, the same bare server with `--durable`: it also commits the single-use
+ * claims and a token row to SQLite before answering (the least a token server
+ * that refuses replays across processes and records its tokens does).
  *
  * Run: npm run bench -- token-grant   (env BENCH_GRANTS, default 10000 measured grants per
  * case, after BENCH_WARMUP, default 2000 unmeasured ones: the JIT and caches warm)
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { freePort } from '../packages/server/test/support/server.js';
 import {
@@ -33,9 +39,25 @@ const GRANTS = Number(process.env.BENCH_GRANTS ?? 10000);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 
+/** Rate and CPU per grant of a helper server (its own process) under the same load, after a warm-up. */
+async function measureHelper(
+  url: string,
+  pid: number,
+  warmUp: Parameters<typeof runLoad>[1],
+  requests: Parameters<typeof runLoad>[1],
+): Promise<{ rate: number; cpu: number }> {
+  await runLoad(url, warmUp, CONCURRENCY);
+  const cpuBefore = processCpuMicros(pid);
+  const result = await runLoad(url, requests, CONCURRENCY);
+  if (result.failed > 0)
+    throw new Error(`${result.failed} grants failed at ${url}; first: ${result.firstError}`);
+  return { rate: result.ok / result.seconds, cpu: (processCpuMicros(pid) - cpuBefore) / result.ok };
+}
+
 async function main(): Promise<void> {
   const server = await startBenchServer({ CUSTOS_DPOP_MAX_AGE: '600' });
   let bare: { readonly pid: number; stop(): void } | null = null;
+  let durable: { readonly pid: number; stop(): void } | null = null;
   try {
     const audience = 'https://api.example.com';
     await server.admin('POST', '/api/v1/users', { email: 'bench@example.com', name: 'Bench' });
@@ -49,6 +71,15 @@ async function main(): Promise<void> {
     const barePort = await freePort();
     bare = await startHelper('bare-token-server.ts', [String(barePort), JSON.stringify(agentPublicJwk)]);
     const bareUrl = `http://127.0.0.1:${barePort}`;
+    // the third: the same, plus the durable single-use claims and token record
+    const durablePort = await freePort();
+    durable = await startHelper('bare-token-server.ts', [
+      String(durablePort),
+      JSON.stringify(agentPublicJwk),
+      '--durable',
+      join(mkdtempSync(join(tmpdir(), 'custos-bench-bare-')), 'grants.db'),
+    ]);
+    const durableUrl = `http://127.0.0.1:${durablePort}`;
     const dpopKeys = await generateKeyPair('ES256', { extractable: true });
     const dpopJwk = await exportJWK(dpopKeys.publicKey);
     const tokenUrl = `${server.url}/oauth/token`;
@@ -101,19 +132,22 @@ async function main(): Promise<void> {
       const clientCpu = (clientCpuUsage.user + clientCpuUsage.system) / result.ok;
       if (result.failed > 0) throw new Error(`${result.failed} grants failed; first: ${result.firstError}`);
       f = fasterFloor(f, es256Floor()); // taken again after the load: the faster of the two counts
-      // the bare token server with the same requests (it remembers no jti), after a warm-up
-      await runLoad(bareUrl, requests.slice(0, WARMUP), CONCURRENCY);
-      const bareCpuBefore = processCpuMicros(bare.pid);
-      const bareResult = await runLoad(bareUrl, requests, CONCURRENCY);
-      const bareCpu = (processCpuMicros(bare.pid) - bareCpuBefore) / Math.max(1, bareResult.ok);
-      if (bareResult.failed > 0)
-        throw new Error(`${bareResult.failed} bare grants failed; first: ${bareResult.firstError}`);
-      const bareRate = bareResult.ok / bareResult.seconds;
+      // the bare token servers with the same requests, after a warm-up (fresh requests
+      // for the durable one, which refuses a replayed jti; the other remembers none)
+      const bareRun = await measureHelper(bareUrl, bare.pid, requests.slice(0, WARMUP), requests);
+      const durableRun = await measureHelper(
+        durableUrl,
+        durable.pid,
+        await prepare(WARMUP, withDpop),
+        requests,
+      );
       const rate = result.ok / result.seconds;
       const floorUs = f.signUs + f.verifyUs * (withDpop ? 2 : 1);
       const floorRate = 1e6 / floorUs;
+      const helper = (run: { rate: number; cpu: number }) =>
+        `${run.rate.toFixed(0)} (${(run.rate / floorRate).toFixed(2)}×) | ${run.cpu.toFixed(0)} | ${(rate / run.rate).toFixed(2)}×`;
       rows.push(
-        `| ${withDpop ? 'private_key_jwt + DPoP' : 'private_key_jwt'} | ${rate.toFixed(0)} | ${percentile(result.latenciesMs, 50).toFixed(2)} | ${percentile(result.latenciesMs, 99).toFixed(2)} | ${floorRate.toFixed(0)} | **${(rate / floorRate).toFixed(2)}×** | ${serverCpu.toFixed(0)} | ${floorUs.toFixed(0)} | ${clientCpu.toFixed(0)} | ${bareRate.toFixed(0)} (${(bareRate / floorRate).toFixed(2)}×) | ${bareCpu.toFixed(0)} | ${(rate / bareRate).toFixed(2)}× |`,
+        `| ${withDpop ? 'private_key_jwt + DPoP' : 'private_key_jwt'} | ${rate.toFixed(0)} | ${percentile(result.latenciesMs, 50).toFixed(2)} | ${percentile(result.latenciesMs, 99).toFixed(2)} | ${floorRate.toFixed(0)} | **${(rate / floorRate).toFixed(2)}×** | ${serverCpu.toFixed(0)} | ${floorUs.toFixed(0)} | ${clientCpu.toFixed(0)} | ${helper(bareRun)} | ${helper(durableRun)} |`,
       );
     }
 
@@ -134,8 +168,8 @@ async function main(): Promise<void> {
         `token grants: ${GRANTS} per case after ${WARMUP} unmeasured, ${CONCURRENCY} concurrent connections, custos serve on SQLite (synchronous=FULL, group commit)`,
         `floor: raw node:crypto ES256 sign ${f.signUs.toFixed(1)} µs, verify ${f.verifyUs.toFixed(1)} µs (one core; the fastest of the measurements before and after each case, each the best of five rounds)`,
         '',
-        '| grant | grants/s | p50 ms | p99 ms | floor grants/s | ratio to floor | server CPU µs/grant | floor µs/grant | load-generator CPU µs/grant | bare token server grants/s (to floor) | bare server CPU µs/grant | Custos to bare server |',
-        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+        '| grant | grants/s | p50 ms | p99 ms | floor grants/s | ratio to floor | server CPU µs/grant | floor µs/grant | load-generator CPU µs/grant | bare token server grants/s (to floor) | its CPU µs/grant | Custos to it | durable bare server grants/s (to floor) | its CPU µs/grant | Custos to it |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
         ...rows,
         '',
         'server CPU µs/grant by thread:',
@@ -143,12 +177,14 @@ async function main(): Promise<void> {
         '',
         `time in the server per grant (request read to response sent, all cases): ${inServerMs.toFixed(2)} ms on average`,
         'bare token server: bench/bare-token-server.ts in its own process, the same requests and load generator: HTTP, the form, the signatures on the thread pool (the assertion, the DPoP proof, the token), no claim checked, nothing remembered or recorded: the least any Node.js token server does per grant on this machine.',
+        'durable bare server: the same with --durable: it also commits, before answering, the single-use claims of the assertion and proof jti and a row for the token to SQLite (WAL, synchronous=FULL), grants arriving together in one commit on the event loop: the least a token server that refuses replays across processes and records its tokens does per grant here.',
         `group commit: ${batches} batches, ${(stat('custos_group_commit_units_sum') / batches).toFixed(1)} units per batch on average, ${((1000 * stat('custos_group_commit_seconds_sum')) / batches).toFixed(2)} ms per durable batch write`,
         '',
       ].join('\n'),
     );
   } finally {
     bare?.stop();
+    durable?.stop();
     await server.stop();
   }
 }
