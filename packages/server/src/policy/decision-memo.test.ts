@@ -188,10 +188,20 @@ describe('decision memo', () => {
     assert.equal(memo.size, 1);
   });
 
-  it('keys a sealed entity exactly as its unsealed copy, and a sealed entity cannot change', () => {
+  it('keys a sealed entity by the object (short, and it cannot change), never as another entity', () => {
     const fresh = () => input().entities.map((e) => structuredClone(e) as EntityJson);
     const sealed = fresh().map(sealEntity);
-    assert.equal(memoKey(1, input({ entities: sealed })), memoKey(1, input({ entities: fresh() })));
+    const key = memoKey(1, input({ entities: sealed }));
+    assert.equal(memoKey(1, input({ entities: [...sealed] })), key, 'the same sealed objects: the same key');
+    assert.equal(sealEntity(sealed[0] as EntityJson), sealed[0], 'sealing twice changes nothing');
+    assert.equal(memoKey(1, input({ entities: sealed })), key);
+    assert.ok(
+      (key?.length ?? 0) < (memoKey(1, input({ entities: fresh() }))?.length ?? 0),
+      'shorter than the text',
+    );
+    // an equal copy, sealed or not, is another key: a memo miss, never an answer for other data
+    assert.notEqual(memoKey(1, input({ entities: fresh().map(sealEntity) })), key);
+    assert.notEqual(memoKey(1, input({ entities: fresh() })), key);
     assert.ok(
       Object.isFrozen(sealed[0]) && Object.isFrozen(sealed[0]?.attrs) && Object.isFrozen(sealed[0]?.uid),
     );

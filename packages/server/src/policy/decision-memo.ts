@@ -173,8 +173,9 @@ function projectContext(context: Context, use: ContextUse): Context | null {
  * policy set, the request's entities and the members of `context` its policies
  * read (Cedar reads no clock and no state of its own; a policy reaches the
  * context only through `context.x` or `context has x`, else its use is `'all'`),
- * so the key is the exact text of those inputs: two calls share a key only if
- * Cedar is given the same data wherever the policies look. Members no policy
+ * so the key is the exact text of those inputs (a sealed entity's number
+ * standing for its text): two calls share a key only if Cedar is given the
+ * same data wherever the policies look. Members no policy
  * reads (a gateway call's time, counters and arguments, under a grant without
  * a condition) are left out, but only when Cedar is sure to parse them, since
  * a value that fails to parse fails the whole call.
@@ -196,18 +197,26 @@ export function memoKey(build: number, input: CedarInput, contextUse: ContextUse
   return `${build}\u0000${text}`;
 }
 
-/** The JSON text of entities that can no longer change (see {@link sealEntity}), computed once each. */
-const sealedTexts = new WeakMap<object, string | null>();
+/**
+ * The memo-key text of entities that can no longer change (see {@link sealEntity}):
+ * `#<n>`, a number given to that object alone, or null when it is not plain JSON.
+ * A sealed object's content never changes, so its number stands for its JSON
+ * text: two calls share it only if Cedar is given the very same entity. Equal
+ * entities sealed as two objects get two numbers (a memo miss, never a wrong
+ * answer). A short key is cheaper to build and to hash than the entity's text.
+ */
+const sealedKeys = new WeakMap<object, string | null>();
+let sealedCount = 0;
 
 /**
- * Deep-freezes an entity so its memo-key text can be computed once and reused
- * for as long as the object lives (the entity cache hands the same object to
- * every decision until the entity changes). Returns the entity.
+ * Deep-freezes an entity so that its memo key can stand for its content for
+ * as long as the object lives (the entity cache hands the same object to every
+ * decision until the entity changes). Returns the entity.
  */
 export function sealEntity(entity: EntityJson): EntityJson {
-  if (!sealedTexts.has(entity)) {
+  if (!sealedKeys.has(entity)) {
     deepFreeze(entity);
-    sealedTexts.set(entity, isPlainJson(entity) ? JSON.stringify(entity) : null);
+    sealedKeys.set(entity, isPlainJson(entity) ? `#${++sealedCount}` : null);
   }
   return entity;
 }
@@ -218,9 +227,13 @@ function deepFreeze(value: unknown): void {
   for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
 }
 
-/** An entity's JSON text, null when it is not plain JSON (and so must not be keyed). */
+/**
+ * An entity's part of a memo key: its number when sealed, else its JSON text
+ * (which starts with `{`, never `#`); null when it is not plain JSON (and so
+ * must not be keyed).
+ */
 function textOf(entity: EntityJson): string | null {
-  const sealed = sealedTexts.get(entity);
+  const sealed = sealedKeys.get(entity);
   if (sealed !== undefined) return sealed;
   return isPlainJson(entity) ? JSON.stringify(entity) : null;
 }
@@ -234,8 +247,9 @@ function textOf(entity: EntityJson): string | null {
  * version, a set rebuilt because a time-bound grant ended, or a slot reused for
  * another selection all get a new one, so an answer can never be served for
  * policies other than those it was computed on. Entities (status, attributes,
- * parents, as loaded for this request) are in the key in full, so a suspension
- * or any change to an entity misses. What is not a Cedar input (the agent
+ * parents, as loaded for this request) are in the key in full, or by the number
+ * of the sealed object that holds them, so a suspension or any change to an
+ * entity misses. What is not a Cedar input (the agent
  * checks before Cedar, token revocation, rate limits) is checked on every call
  * before the memo is consulted.
  */
