@@ -41,8 +41,12 @@ export function createGroupCommitter(
   options: {
     maxBatch?: number;
     /**
-     * Batches handed to the writer at once (default 2): while one commits, the
-     * next is already waiting at the writer, so no round trip separates them.
+     * Batches handed to the store at once. PostgreSQL (default 2): while one
+     * commits, the next is already on its way on another connection. SQLite
+     * (default 1): its single writer thread runs one batch at a time, so a
+     * second batch handed over would only wait there, closed early; kept here
+     * it grows until the writer is free (≈ 9.7 units a batch instead of 5.6 in
+     * the token-grant benchmark, 12 µs less of the writer's CPU per grant).
      */
     maxInFlight?: number;
     /** How long a lingering unit may wait for company (default 5 ms). */
@@ -51,7 +55,7 @@ export function createGroupCommitter(
   } = {},
 ): GroupCommitter {
   const maxBatch = options.maxBatch ?? 1024;
-  const maxInFlight = options.maxInFlight ?? 2;
+  const maxInFlight = options.maxInFlight ?? (store.dialect === 'sqlite' ? 1 : 2);
   const lingerMs = options.lingerMs ?? 5;
   let queue: Pending[] = [];
   const inFlight = new Set<Promise<void>>();
