@@ -104,7 +104,7 @@ if (flag === '--durable') {
       results.push(fresh);
     }
     db.exec('COMMIT');
-    batch.forEach((p, i) => p.done(results[i] === true));
+    for (const [i, p] of batch.entries()) p.done(results[i] === true);
   };
   commit = (claims, token) =>
     new Promise((resolve) => {
