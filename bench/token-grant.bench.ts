@@ -11,8 +11,13 @@
  * claims and a token row to SQLite before answering (the least a token server
  * that refuses replays across processes and records its tokens does).
  *
- * Run: npm run bench -- token-grant   (env BENCH_GRANTS, default 10000 measured grants per
- * case, after BENCH_WARMUP, default 2000 unmeasured ones: the JIT and caches warm)
+ * Each case runs BENCH_ROUNDS rounds (default 3) of BENCH_GRANTS grants (default 5000)
+ * after BENCH_WARMUP unmeasured ones (default 2000: the JIT and caches warm). A round
+ * runs Custos, then the bare and the durable bare servers, with the same requests,
+ * so each round's ratios compare servers measured within a few seconds of each other;
+ * the table gives medians, and the spread of the rounds is printed below it.
+ *
+ * Run: npm run bench -- token-grant   (env BENCH_ROUNDS, BENCH_GRANTS, BENCH_WARMUP, BENCH_CONCURRENCY)
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -35,23 +40,36 @@ import {
   threadSplit,
 } from './support.js';
 
-const GRANTS = Number(process.env.BENCH_GRANTS ?? 10000);
+const GRANTS = Number(process.env.BENCH_GRANTS ?? 5000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 
-/** Rate and CPU per grant of a helper server (its own process) under the same load, after a warm-up. */
+/** Rate and CPU per grant of a helper server (its own process) under the same load. */
 async function measureHelper(
   url: string,
   pid: number,
-  warmUp: Parameters<typeof runLoad>[1],
   requests: Parameters<typeof runLoad>[1],
 ): Promise<{ rate: number; cpu: number }> {
-  await runLoad(url, warmUp, CONCURRENCY);
   const cpuBefore = processCpuMicros(pid);
   const result = await runLoad(url, requests, CONCURRENCY);
   if (result.failed > 0)
     throw new Error(`${result.failed} grants failed at ${url}; first: ${result.firstError}`);
   return { rate: result.ok / result.seconds, cpu: (processCpuMicros(pid) - cpuBefore) / result.ok };
+}
+
+interface Round {
+  readonly custos: { readonly rate: number; readonly cpu: number; readonly clientCpu: number };
+  readonly bare: { readonly rate: number; readonly cpu: number };
+  readonly durable: { readonly rate: number; readonly cpu: number };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 async function main(): Promise<void> {
@@ -115,39 +133,57 @@ async function main(): Promise<void> {
 
     let f = es256Floor();
     const rows: string[] = [];
+    const spreads: string[] = [];
     const splits: string[] = [];
     for (const withDpop of [false, true]) {
-      await runLoad(server.url, await prepare(WARMUP, withDpop), CONCURRENCY); // warm-up, unmeasured
-      const requests = await prepare(GRANTS, withDpop);
-      const cpuBefore = server.cpuMicros();
+      const label = withDpop ? 'private_key_jwt + DPoP' : 'private_key_jwt';
+      // warm-ups, unmeasured (fresh requests for the durable bare server, which refuses a replayed jti)
+      await runLoad(server.url, await prepare(WARMUP, withDpop), CONCURRENCY);
+      const warm = await prepare(WARMUP, withDpop);
+      await runLoad(bareUrl, warm, CONCURRENCY);
+      await runLoad(durableUrl, warm, CONCURRENCY);
+      const rounds: Round[] = [];
+      const latencies: number[] = [];
       const threadsBefore = server.threadCpuMicros();
       const machineBefore = machineCpu();
-      const clientBefore = process.cpuUsage();
-      const result = await runLoad(server.url, requests, CONCURRENCY);
-      const serverCpu = (server.cpuMicros() - cpuBefore) / result.ok;
+      let granted = 0;
+      for (let round = 0; round < ROUNDS; round++) {
+        // each round: Custos, then the bare and the durable bare servers, with the same new requests
+        const requests = await prepare(GRANTS, withDpop);
+        const cpuBefore = server.cpuMicros();
+        const clientBefore = process.cpuUsage();
+        const result = await runLoad(server.url, requests, CONCURRENCY);
+        if (result.failed > 0) throw new Error(`${result.failed} grants failed; first: ${result.firstError}`);
+        const client = process.cpuUsage(clientBefore);
+        const custos = {
+          rate: result.ok / result.seconds,
+          cpu: (server.cpuMicros() - cpuBefore) / result.ok,
+          clientCpu: (client.user + client.system) / result.ok,
+        };
+        granted += result.ok;
+        latencies.push(...result.latenciesMs);
+        const bareRun = await measureHelper(bareUrl, bare.pid, requests);
+        const durableRun = await measureHelper(durableUrl, durable.pid, requests);
+        f = fasterFloor(f, es256Floor()); // taken again after each round: the fastest counts
+        rounds.push({ custos, bare: bareRun, durable: durableRun });
+      }
       splits.push(
-        `${withDpop ? 'private_key_jwt + DPoP' : 'private_key_jwt'}: ${threadSplit(threadsBefore, server.threadCpuMicros(), result.ok)}; machine ${busyPercent(machineBefore, machineCpu()).toFixed(0)}% busy`,
+        `${label}: ${threadSplit(threadsBefore, server.threadCpuMicros(), granted)}; machine ${busyPercent(machineBefore, machineCpu()).toFixed(0)}% busy (the bare servers' rounds included)`,
       );
-      const clientCpuUsage = process.cpuUsage(clientBefore);
-      const clientCpu = (clientCpuUsage.user + clientCpuUsage.system) / result.ok;
-      if (result.failed > 0) throw new Error(`${result.failed} grants failed; first: ${result.firstError}`);
-      f = fasterFloor(f, es256Floor()); // taken again after the load: the faster of the two counts
-      // the bare token servers with the same requests, after a warm-up (fresh requests
-      // for the durable one, which refuses a replayed jti; the other remembers none)
-      const bareRun = await measureHelper(bareUrl, bare.pid, requests.slice(0, WARMUP), requests);
-      const durableRun = await measureHelper(
-        durableUrl,
-        durable.pid,
-        await prepare(WARMUP, withDpop),
-        requests,
-      );
-      const rate = result.ok / result.seconds;
       const floorUs = f.signUs + f.verifyUs * (withDpop ? 2 : 1);
       const floorRate = 1e6 / floorUs;
-      const helper = (run: { rate: number; cpu: number }) =>
-        `${run.rate.toFixed(0)} (${(run.rate / floorRate).toFixed(2)}×) | ${run.cpu.toFixed(0)} | ${(rate / run.rate).toFixed(2)}×`;
+      const med = (pick: (r: Round) => number) => median(rounds.map(pick));
+      const rate = med((r) => r.custos.rate);
+      const helper = (run: (r: Round) => { rate: number; cpu: number }) =>
+        `${med((r) => run(r).rate).toFixed(0)} (${(med((r) => run(r).rate) / floorRate).toFixed(2)}×) | ${med((r) => run(r).cpu).toFixed(0)} | ${med((r) => r.custos.rate / run(r).rate).toFixed(2)}×`;
+      latencies.sort((a, b) => a - b);
       rows.push(
-        `| ${withDpop ? 'private_key_jwt + DPoP' : 'private_key_jwt'} | ${rate.toFixed(0)} | ${percentile(result.latenciesMs, 50).toFixed(2)} | ${percentile(result.latenciesMs, 99).toFixed(2)} | ${floorRate.toFixed(0)} | **${(rate / floorRate).toFixed(2)}×** | ${serverCpu.toFixed(0)} | ${floorUs.toFixed(0)} | ${clientCpu.toFixed(0)} | ${helper(bareRun)} | ${helper(durableRun)} |`,
+        `| ${label} | ${rate.toFixed(0)} | ${percentile(latencies, 50).toFixed(2)} | ${percentile(latencies, 99).toFixed(2)} | ${floorRate.toFixed(0)} | **${(rate / floorRate).toFixed(2)}×** | ${med((r) => r.custos.cpu).toFixed(0)} | ${floorUs.toFixed(0)} | ${med((r) => r.custos.clientCpu).toFixed(0)} | ${helper((r) => r.bare)} | ${helper((r) => r.durable)} |`,
+      );
+      const range = (values: number[]) =>
+        `${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)}×`;
+      spreads.push(
+        `${label}: to the floor ${range(rounds.map((r) => r.custos.rate / floorRate))}, to the bare server ${range(rounds.map((r) => r.custos.rate / r.bare.rate))}, to the durable bare server ${range(rounds.map((r) => r.custos.rate / r.durable.rate))}`,
       );
     }
 
@@ -165,14 +201,17 @@ async function main(): Promise<void> {
       labelled('custos_http_request_duration_seconds_count');
     process.stdout.write(
       [
-        `token grants: ${GRANTS} per case after ${WARMUP} unmeasured, ${CONCURRENCY} concurrent connections, custos serve on SQLite (synchronous=FULL, group commit)`,
+        `token grants: ${ROUNDS} rounds of ${GRANTS} per case after ${WARMUP} unmeasured, ${CONCURRENCY} concurrent connections, custos serve on SQLite (synchronous=FULL, group commit); each round runs Custos, the bare and the durable bare server in turn with the same requests, and the table gives the median of the rounds (ratios: the median of each round's ratio)`,
         `floor: raw node:crypto ES256 sign ${f.signUs.toFixed(1)} µs, verify ${f.verifyUs.toFixed(1)} µs (one core; the fastest of the measurements before and after each case, each the best of five rounds)`,
         '',
         '| grant | grants/s | p50 ms | p99 ms | floor grants/s | ratio to floor | server CPU µs/grant | floor µs/grant | load-generator CPU µs/grant | bare token server grants/s (to floor) | its CPU µs/grant | Custos to it | durable bare server grants/s (to floor) | its CPU µs/grant | Custos to it |',
         '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
         ...rows,
         '',
-        'server CPU µs/grant by thread:',
+        'spread of the rounds:',
+        ...spreads.map((line) => `- ${line}`),
+        '',
+        'server CPU µs/grant by thread (all rounds):',
         ...splits.map((line) => `- ${line}`),
         '',
         `time in the server per grant (request read to response sent, all cases): ${inServerMs.toFixed(2)} ms on average`,
