@@ -78,6 +78,8 @@ if (flag === '--durable') {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
+  // no checkpoint on commit (Custos checkpoints on a thread of its own): the WAL just grows
+  db.pragma('wal_autocheckpoint = 0');
   db.exec(`CREATE TABLE IF NOT EXISTS used_jtis (scope TEXT NOT NULL, jti TEXT NOT NULL, expires_at INTEGER NOT NULL,
              PRIMARY KEY (scope, jti)) WITHOUT ROWID;
            CREATE TABLE IF NOT EXISTS issued_tokens (jti TEXT PRIMARY KEY, client_id TEXT NOT NULL,

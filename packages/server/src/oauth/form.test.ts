@@ -42,6 +42,11 @@ describe('parseForm', () => {
       '=',
       '+=+',
       'a=\uD800&b=%41\uDC00',
+      '?a=1&b=2',
+      '??a=1',
+      '?',
+      '?&?=x',
+      'a=1?b=2&?c',
     ]) {
       assert.deepEqual(parseForm(body), reference(body), body);
     }
@@ -54,6 +59,7 @@ describe('parseForm', () => {
       '0',
       '=',
       '&',
+      '?',
       '+',
       '%',
       '%2',
@@ -76,7 +82,7 @@ describe('parseForm', () => {
       fc.property(
         fc.string({
           unit: fc.oneof(
-            fc.constantFrom('%', '&', '=', '+', '\uD800', '\uDFFF'),
+            fc.constantFrom('%', '&', '=', '?', '+', '\uD800', '\uDFFF'),
             fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
           ),
           maxLength: 60,

@@ -16,7 +16,8 @@ export function parseForm(body: string): Form {
   // a lone surrogate (never in a body Node decoded from UTF-8) becomes U+FFFD there
   if (!body.isWellFormed()) return parseFormSlowly(body);
   const form = new Map<string, string[]>();
-  let start = 0;
+  // like URLSearchParams, one leading `?` is not part of the first name
+  let start = body.startsWith('?') ? 1 : 0;
   while (start <= body.length) {
     let end = body.indexOf('&', start);
     if (end === -1) end = body.length;

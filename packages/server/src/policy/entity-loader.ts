@@ -125,11 +125,12 @@ export class EntityLoader {
     if (healthy && this.cache.has(key)) return this.cache.get(key) ?? null;
     const generation = this.generation;
     const loaded = await this.read(uid);
-    // sealed: the same object goes to every decision until the entity changes,
-    // so its memo-key text is computed once
-    if (loaded) sealEntity(loaded.json);
     const cacheable = loaded !== null || !['Agent', 'User', 'Team'].includes(uid.type);
     if (cacheable && healthy && generation === this.generation && this.store.changes.healthy()) {
+      // sealed: the same object goes to every decision until the entity changes, so
+      // the memo keys it by that object. One read for a single decision stays
+      // unsealed and is keyed by its text, which later reads of it can share.
+      if (loaded) sealEntity(loaded.json);
       if (this.cache.size >= MAX_CACHED) this.cache.clear();
       this.cache.set(key, loaded);
     }

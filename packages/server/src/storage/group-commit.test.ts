@@ -50,6 +50,32 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(batches, [2]);
     });
 
+    it('on SQLite hands one batch at a time to the writer, so the next one grows meanwhile', async () => {
+      const batches: number[] = [];
+      const committer = createGroupCommitter(store, { observe: (u) => batches.push(u) });
+      const outcomes = await Promise.all(Array.from({ length: 5 }, () => committer.submit(claim())));
+      assert.ok(outcomes.every((o) => o.ok));
+      // the first goes at once; the rest form one batch while it commits (PostgreSQL: two in flight)
+      // (PostgreSQL's two may finish in either order)
+      assert.deepEqual(
+        dialect === 'sqlite' ? batches : [...batches].sort(),
+        dialect === 'sqlite' ? [1, 4] : [1, 1, 3],
+      );
+    });
+
+    it('answers units that committed even if the metrics observer throws', async () => {
+      const committer = createGroupCommitter(store, {
+        observe: () => {
+          throw new Error('observer broke');
+        },
+      });
+      const unit = claim();
+      assert.equal((await committer.submit(unit)).ok, true);
+      // it was stored: the same jti again is refused
+      const again = await committer.submit({ statements: unit.statements });
+      assert.equal(again.ok, false);
+    });
+
     it('drain writes lingering units without waiting for their linger to end', async () => {
       const committer = createGroupCommitter(store, { lingerMs: 600_000 });
       const unit = claim();

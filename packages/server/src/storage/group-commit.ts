@@ -63,16 +63,23 @@ export function createGroupCommitter(
 
   async function write(batch: readonly Pending[]): Promise<void> {
     const started = process.hrtime.bigint();
+    let outcomes: readonly UnitOutcome[];
     try {
-      const outcomes = await store.writeBatch(batch.map((p) => p.unit));
-      options.observe?.(batch.length, Number(process.hrtime.bigint() - started) / 1e9);
-      batch.forEach((pending, i) => {
-        const outcome = outcomes[i];
-        if (outcome) pending.resolve(outcome);
-        else pending.reject(new Error('INVARIANT: the batch writer lost a unit'));
-      });
+      outcomes = await store.writeBatch(batch.map((p) => p.unit));
     } catch (error) {
       for (const pending of batch) pending.reject(error);
+      return;
+    }
+    batch.forEach((pending, i) => {
+      const outcome = outcomes[i];
+      if (outcome) pending.resolve(outcome);
+      else pending.reject(new Error('INVARIANT: the batch writer lost a unit'));
+    });
+    // after the answers: an observer that throws must not turn a commit into a failure
+    try {
+      options.observe?.(batch.length, Number(process.hrtime.bigint() - started) / 1e9);
+    } catch {
+      // metrics only
     }
   }
 
