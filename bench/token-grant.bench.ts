@@ -20,7 +20,7 @@
  * Run: npm run bench -- token-grant   (env BENCH_ROUNDS, BENCH_GRANTS, BENCH_WARMUP, BENCH_CONCURRENCY)
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
@@ -76,6 +76,7 @@ async function main(): Promise<void> {
   const server = await startBenchServer({ CUSTOS_DPOP_MAX_AGE: '600' });
   let bare: { readonly pid: number; stop(): void } | null = null;
   let durable: { readonly pid: number; stop(): void } | null = null;
+  const durableDir = mkdtempSync(join(tmpdir(), 'custos-bench-bare-'));
   try {
     const audience = 'https://api.example.com';
     await server.admin('POST', '/api/v1/users', { email: 'bench@example.com', name: 'Bench' });
@@ -95,7 +96,7 @@ async function main(): Promise<void> {
       String(durablePort),
       JSON.stringify(agentPublicJwk),
       '--durable',
-      join(mkdtempSync(join(tmpdir(), 'custos-bench-bare-')), 'grants.db'),
+      join(durableDir, 'grants.db'),
     ]);
     const durableUrl = `http://127.0.0.1:${durablePort}`;
     const dpopKeys = await generateKeyPair('ES256', { extractable: true });
@@ -224,6 +225,7 @@ async function main(): Promise<void> {
   } finally {
     bare?.stop();
     durable?.stop();
+    rmSync(durableDir, { recursive: true, force: true });
     await server.stop();
   }
 }
