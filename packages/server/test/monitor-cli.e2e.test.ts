@@ -24,6 +24,11 @@ for (const dialect of DIALECTS) {
       });
       await t.api('POST', '/api/v1/users', { body: { email: 'cli@example.com', name: 'Cli' } });
       agent = await createAgent(t, 'cli@example.com');
+      // a monitor that starts after the report learns it as history and raises nothing about it
+      await waitFor('the monitor to start', async () => {
+        const status = await t.api('GET', '/api/v1/monitor/status');
+        return status.body.processed === null ? undefined : true;
+      });
       const reported = await t.api('POST', '/api/v1/activity', {
         body: {
           events: ['files/read', 'files/write', 'files/delete'].map((tool) => ({
