@@ -13,7 +13,7 @@ import { startMonitor } from '../monitor/index.js';
 import { ClientAuthenticator, DpopNonces, KeyRing, type OAuthDeps } from '../oauth/index.js';
 import { PolicyEngine } from '../policy/index.js';
 import { type MasterKey, masterKeyFrom } from '../secrets/index.js';
-import { createGroupCommitter, openStore, type Store } from '../storage/index.js';
+import { createGroupCommitter, openStore, RecentEvents, type Store } from '../storage/index.js';
 import { buildApp } from './app.js';
 import { createMetrics } from './metrics.js';
 
@@ -105,6 +105,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     await policy
       .current()
       .catch((error: unknown) => logger.error({ err: error }, 'policy state failed to load'));
+    // the monitor takes what this process just committed from memory, not read back from the store
+    const recent = config.monitorEnabled ? new RecentEvents() : null;
     const oauth: OAuthDeps = {
       policy,
       store,
@@ -119,7 +121,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           maxLifetimeSeconds: config.assertionMaxLifetime,
         },
       ),
-      committer: createGroupCommitter(store, { observe: metrics.observeBatch }),
+      committer: createGroupCommitter(store, {
+        observe: metrics.observeBatch,
+        committed: recent ? (units, outcomes) => recent.add(units, outcomes) : undefined,
+      }),
       dpop: {
         maxAgeSeconds: config.dpopMaxAge,
         leewaySeconds: config.clockLeeway,
@@ -190,7 +195,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     );
     stopGateway = () => gateway.close();
     await gateway.start();
-    const monitor = await startMonitor({ store, clock, logger, master, registry: metrics.registry }, config);
+    const monitor = await startMonitor(
+      { store, clock, logger, master, registry: metrics.registry, recent },
+      config,
+    );
     stopMonitor = () => monitor.stop();
     const deps = {
       store,

@@ -5,7 +5,7 @@ import type { Config } from '../config/index.js';
 import { type Clock, CustosError, notFound } from '../core/index.js';
 import { requireAgentAccess } from '../identity/index.js';
 import type { MasterKey } from '../secrets/index.js';
-import type { Store } from '../storage/index.js';
+import type { RecentEvents, Store } from '../storage/index.js';
 import { Baseline, parseBaselineData } from './baseline.js';
 import { Deliverer } from './deliverer.js';
 import { createMonitorMetrics, type MonitorMetrics } from './metrics.js';
@@ -49,6 +49,8 @@ export async function startMonitor(
     master: MasterKey;
     registry: Registry;
     fetch?: typeof fetch;
+    /** What this process's group committer just committed (see `RecentEvents`). */
+    recent?: RecentEvents | null;
   },
   config: Config,
 ): Promise<MonitorService> {
@@ -74,7 +76,15 @@ export async function startMonitor(
     ...(deps.fetch ? { fetch: deps.fetch } : {}),
   });
   const pipeline = new MonitorPipeline(
-    { store: deps.store, clock: deps.clock, logger: deps.logger, metrics, deliverer, issuer: config.issuer },
+    {
+      store: deps.store,
+      clock: deps.clock,
+      logger: deps.logger,
+      metrics,
+      deliverer,
+      issuer: config.issuer,
+      recent: deps.recent ?? null,
+    },
     {
       settings,
       intervalMs: config.monitorIntervalMs,

@@ -2,7 +2,13 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type Clock, CustosError } from '../core/index.js';
 import { applyTransition } from '../identity/index.js';
-import type { AuditEventRecord, DeliveryRecord, Store, TxRepositories } from '../storage/index.js';
+import type {
+  AuditEventRecord,
+  DeliveryRecord,
+  RecentEvents,
+  Store,
+  TxRepositories,
+} from '../storage/index.js';
 import { ACTIVITY_ACTIONS, toActivity } from './activity-event.js';
 import { parseBaselineData } from './baseline.js';
 import type { Deliverer } from './deliverer.js';
@@ -22,6 +28,7 @@ const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 const MAX_BACKOFF_MS = 30_000;
 /** Everything the pipeline reads from the log: activity, and what becomes Security Event Tokens. */
 const ACTIONS = [...new Set([...ACTIVITY_ACTIONS, ...SET_TRIGGERS])];
+const ACTION_SET: ReadonlySet<string> = new Set(ACTIONS);
 
 export interface PipelineDeps {
   readonly store: Store;
@@ -31,6 +38,8 @@ export interface PipelineDeps {
   readonly deliverer: Deliverer;
   /** The `iss` of Security Event Tokens. */
   readonly issuer: string;
+  /** Events this process just committed, taken from memory when it holds a whole range. */
+  readonly recent?: RecentEvents | null;
 }
 
 export interface PipelineOptions {
@@ -237,7 +246,9 @@ export class MonitorPipeline {
       return false;
     }
     const started = process.hrtime.bigint();
-    const events = await store.monitor.events(this.cursor, head, ACTIONS, [], this.options.batchSize);
+    const events =
+      this.deps.recent?.take(this.cursor, head, ACTION_SET, this.options.batchSize) ??
+      (await store.monitor.events(this.cursor, head, ACTIONS, [], this.options.batchSize));
     const full = events.length >= this.options.batchSize;
     const through = full ? (events.at(-1) as AuditEventRecord).seq : head;
     const signals: Signal[] = [];

@@ -52,6 +52,8 @@ export function createGroupCommitter(
     /** How long a lingering unit may wait for company (default 5 ms). */
     lingerMs?: number;
     observe?: (units: number, seconds: number) => void;
+    /** Called with each committed batch's units and outcomes (the monitor's recent events). */
+    committed?: (units: readonly BatchUnit[], outcomes: readonly UnitOutcome[]) => void;
   } = {},
 ): GroupCommitter {
   const maxBatch = options.maxBatch ?? 1024;
@@ -76,10 +78,21 @@ export function createGroupCommitter(
       else pending.reject(new Error('INVARIANT: the batch writer lost a unit'));
     });
     // after the answers: an observer that throws must not turn a commit into a failure
-    try {
-      options.observe?.(batch.length, Number(process.hrtime.bigint() - started) / 1e9);
-    } catch {
-      // metrics only
+    // (metrics, and a cache whose misses the store answers)
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    for (const tell of [
+      () => options.observe?.(batch.length, seconds),
+      () =>
+        options.committed?.(
+          batch.map((p) => p.unit),
+          outcomes,
+        ),
+    ]) {
+      try {
+        tell();
+      } catch {
+        // ignored: see above
+      }
     }
   }
 

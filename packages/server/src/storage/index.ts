@@ -27,6 +27,7 @@ export type {
   PolicyRevisionRecord,
   PolicyVersionRecord,
 } from './policy-records.js';
+export { RecentEvents } from './recent-events.js';
 export type {
   AdminRole,
   AdminTokenRecord,
