@@ -106,7 +106,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       .current()
       .catch((error: unknown) => logger.error({ err: error }, 'policy state failed to load'));
     // the monitor takes what this process just committed from memory, not read back from the store
-    const recent = config.monitorEnabled ? new RecentEvents() : null;
+    // (while this node's monitor runs rounds: one standing by keeps nothing)
+    const recent = config.monitorEnabled
+      ? new RecentEvents(4096, Math.max(10_000, 4 * config.monitorIntervalMs))
+      : null;
     const oauth: OAuthDeps = {
       policy,
       store,

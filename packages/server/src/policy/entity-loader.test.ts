@@ -111,6 +111,28 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await new EntityLoader(store).gather(roots), cold);
     });
 
+    it('reads what a level of the graph misses in one go, not one pass per entity', async () => {
+      const loader = new EntityLoader(store);
+      let passes = 0;
+      const inner = loader as unknown as { gatherFrom: (...args: unknown[]) => unknown };
+      const original = inner.gatherFrom.bind(loader);
+      inner.gatherFrom = (...args: unknown[]) => {
+        passes++;
+        return original(...args);
+      };
+      // a resource whose attributes name 300 people who do not exist (never cached as absent)
+      const absent = Array.from({ length: 300 }, (_, i) => ({
+        __entity: { type: 'User', id: newId('usr', T0 + 100 + i) },
+      }));
+      const gathered = await loader.gather([
+        { uid: { type: 'Agent', id: agentId }, overlay: null },
+        { uid: { type: 'Doc', id: 'd1' }, overlay: { reviewers: absent } },
+      ]);
+      assert.equal(gathered.entities.length, 7, 'the absent people add nothing');
+      // cold: the roots; then their parents and references; then the folders' parent
+      assert.ok(passes <= 4, `${passes} passes`);
+    });
+
     it('answers for a root that does not exist, with only its overlay', async () => {
       const loader = new EntityLoader(store);
       const gathered = await loader.gather([

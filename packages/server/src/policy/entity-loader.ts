@@ -157,29 +157,34 @@ export class EntityLoader {
    * of each root too, for the policy index. At most 64 entities.
    *
    * Usually every entity is cached and one synchronous pass answers. Otherwise
-   * the pass stops at the first entity it does not hold, that entity is read
-   * (and cached when it may be), and the pass starts again, the entities read
-   * by this call kept for it: a few passes for a cold request, no promise per
-   * step for a warm one.
+   * the pass notes every entity it reaches but does not hold, those are read
+   * (and cached when they may be), and the pass starts again with them: one
+   * pass per level of the graph that was not cached (a cold request takes a
+   * few), never one per entity (a request naming thousands of absent users
+   * would otherwise take a pass for each), and no promise per step when warm.
    */
   async gather(roots: readonly Root[]): Promise<Gathered> {
     const fetched = new Map<string, LoadedEntity | null>();
     for (;;) {
       const pass = this.gatherFrom(roots, fetched);
       if (!('missing' in pass)) return pass;
-      fetched.set(uidKey(pass.missing), await this.get(pass.missing));
+      for (const [key, uid] of pass.missing) fetched.set(key, await this.get(uid));
     }
   }
 
-  /** One pass over what is cached or `fetched`; the first entity neither holds stops it. */
+  /**
+   * One pass over what is cached or `fetched`. When it reaches entities that
+   * neither holds, it answers those instead (every one it reached), and the
+   * caller reads them and passes again.
+   */
   private gatherFrom(
     roots: readonly Root[],
     fetched: ReadonlyMap<string, LoadedEntity | null>,
-  ): Gathered | { readonly missing: EntityUid } {
+  ): Gathered | { readonly missing: ReadonlyMap<string, EntityUid> } {
     const byKey = new Map<string, EntityJson>();
     const loaded: (LoadedEntity | null)[] = [];
     const ancestors: EntityUid[][] = [];
-    let missing: EntityUid | null = null;
+    const missing = new Map<string, EntityUid>();
     /** The entity of `key`, null when there is none, undefined when it must be read first. */
     const held = (key: string): LoadedEntity | null | undefined =>
       fetched.has(key) ? (fetched.get(key) ?? null) : this.cached(key);
@@ -200,8 +205,8 @@ export class EntityLoader {
           if (byKey.size >= MAX_ENTITIES) continue;
           const entity = held(key);
           if (entity === undefined) {
-            missing = uid;
-            return found;
+            missing.set(key, uid); // read before the next pass, which goes on from it
+            continue;
           }
           if (!entity) continue;
           json = entity.json;
@@ -214,7 +219,10 @@ export class EntityLoader {
     for (const root of roots) {
       const key = uidKey(root.uid);
       const stored = held(key);
-      if (stored === undefined) return { missing: root.uid };
+      if (stored === undefined) {
+        missing.set(key, root.uid);
+        continue;
+      }
       loaded.push(stored);
       const json: EntityJson = stored
         ? root.overlay
@@ -223,13 +231,12 @@ export class EntityLoader {
         : { uid: { type: root.uid.type, id: root.uid.id }, attrs: root.overlay ?? {}, parents: [] };
       byKey.set(key, json);
       ancestors.push(closure(parentsOf(json)));
-      if (missing) return { missing };
     }
     for (const root of roots) {
       const json = byKey.get(uidKey(root.uid));
       if (json) closure(entityRefsIn(json.attrs));
-      if (missing) return { missing };
     }
+    if (missing.size > 0) return { missing };
     return { entities: [...byKey.values()], loaded, ancestors };
   }
 }

@@ -52,9 +52,13 @@ for (const dialect of DIALECTS) {
       await db.drop();
     });
 
-    /** A committer feeding `recent`, and the audit head before anything was submitted. */
+    /**
+     * A committer feeding `recent`, and the audit head before anything was
+     * submitted; `recent` has been asked once, as a running monitor does.
+     */
     async function setup(recent: RecentEvents) {
       const committer = createGroupCommitter(store, { committed: (u, o) => recent.add(u, o) });
+      assert.deepEqual(recent.take(0, 0, WATCHED, 1), []);
       return { committer, head: (await store.auditLog.head()).seq };
     }
 
@@ -131,6 +135,20 @@ for (const dialect of DIALECTS) {
         'after it, whole again',
       );
       assert.equal(recent.take(through, through + 1, WATCHED, 64), null, 'not committed yet');
+    });
+
+    it('notes nothing while nobody takes events (a monitor standing by, or stopped)', async () => {
+      const recent = new RecentEvents(4096, 100);
+      const committer = createGroupCommitter(store, { committed: (u, o) => recent.add(u, o) });
+      await committer.submit({ statements: [event('token.issue')] });
+      assert.equal(recent.size, 0, 'never asked: nothing kept');
+      const head = (await store.auditLog.head()).seq;
+      assert.deepEqual(recent.take(head, head, WATCHED, 64), []);
+      await committer.submit({ statements: [event('token.issue')] });
+      assert.equal(recent.size, 1, 'asked a moment ago: kept');
+      await new Promise((r) => setTimeout(r, 150));
+      await committer.submit({ statements: [event('token.issue')] });
+      assert.equal(recent.size, 0, 'not asked for longer than its idle time: dropped');
     });
 
     it('holds at most its capacity, the oldest pushed out first', async () => {

@@ -14,15 +14,27 @@ import type { AuditEventRecord } from './records.js';
  * An event is held as it was submitted, its details the same JSON data the
  * row was written from (`auditStatement` builds details of JSON values only);
  * the chain's hashes, computed by the writer, are not known here (null).
+ *
+ * Events are noted only while something takes them: a node whose monitor
+ * stands by (another node holds the lease) or has stopped keeps nothing.
  */
 export class RecentEvents {
   private readonly events = new Map<number, AuditEventRecord>();
+  /** When `take` was last called (ms, monotonic); events are noted only within `idleMs` of it. */
+  private lastTake = Number.NEGATIVE_INFINITY;
 
-  /** At most `capacity` events; the oldest go first. */
-  constructor(private readonly capacity = 16_384) {}
+  /** At most `capacity` events, the oldest going first; none noted once `take` is idle for `idleMs`. */
+  constructor(
+    private readonly capacity = 4096,
+    private readonly idleMs = 10_000,
+  ) {}
 
   /** Takes note of the audit events of the units that committed (`outcomes` in the order of `units`). */
   add(units: readonly BatchUnit[], outcomes: readonly UnitOutcome[]): void {
+    if (performance.now() - this.lastTake > this.idleMs) {
+      if (this.events.size > 0) this.events.clear();
+      return;
+    }
     for (const [u, unit] of units.entries()) {
       const outcome = outcomes[u];
       if (!outcome?.ok) continue; // undone: its events were never stored, their numbers go to others
@@ -52,6 +64,7 @@ export class RecentEvents {
     actions: ReadonlySet<string>,
     limit: number,
   ): AuditEventRecord[] | null {
+    this.lastTake = performance.now();
     // what lies at or before `after` was read from the store meanwhile (the oldest come first)
     for (const old of this.events.keys()) {
       if (old > after) break;
