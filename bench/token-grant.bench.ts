@@ -13,7 +13,7 @@
  *
  * Each case runs BENCH_ROUNDS rounds (default 3) of BENCH_GRANTS grants (default 5000)
  * after BENCH_WARMUP unmeasured ones (default 2000: the JIT and caches warm). A round
- * runs Custos, then the bare and the durable bare servers, with the same requests,
+ * runs Custos, the bare and the durable bare servers (who goes first turns), with the same requests,
  * so each round's ratios compare servers measured within a few seconds of each other;
  * the table gives medians, and the spread of the rounds is printed below it.
  *
@@ -99,6 +99,8 @@ async function main(): Promise<void> {
       join(durableDir, 'grants.db'),
     ]);
     const durableUrl = `http://127.0.0.1:${durablePort}`;
+    const barePid = bare.pid;
+    const durablePid = durable.pid;
     const dpopKeys = await generateKeyPair('ES256', { extractable: true });
     const dpopJwk = await exportJWK(dpopKeys.publicKey);
     const tokenUrl = `${server.url}/oauth/token`;
@@ -149,22 +151,37 @@ async function main(): Promise<void> {
       const machineBefore = machineCpu();
       let granted = 0;
       for (let round = 0; round < ROUNDS; round++) {
-        // each round: Custos, then the bare and the durable bare servers, with the same new requests
+        // each round: Custos, the bare and the durable bare servers, with the same new requests;
+        // who goes first turns from round to round, so no server always runs on a fresher machine
         const requests = await prepare(GRANTS, withDpop);
-        const cpuBefore = server.cpuMicros();
-        const clientBefore = process.cpuUsage();
-        const result = await runLoad(server.url, requests, CONCURRENCY);
-        if (result.failed > 0) throw new Error(`${result.failed} grants failed; first: ${result.firstError}`);
-        const client = process.cpuUsage(clientBefore);
-        const custos = {
-          rate: result.ok / result.seconds,
-          cpu: (server.cpuMicros() - cpuBefore) / result.ok,
-          clientCpu: (client.user + client.system) / result.ok,
-        };
-        granted += result.ok;
-        latencies.push(...result.latenciesMs);
-        const bareRun = await measureHelper(bareUrl, bare.pid, requests);
-        const durableRun = await measureHelper(durableUrl, durable.pid, requests);
+        let custos: Round['custos'] | null = null;
+        let bareRun: Round['bare'] | null = null;
+        let durableRun: Round['durable'] | null = null;
+        const runs = [
+          async () => {
+            const cpuBefore = server.cpuMicros();
+            const clientBefore = process.cpuUsage();
+            const result = await runLoad(server.url, requests, CONCURRENCY);
+            if (result.failed > 0)
+              throw new Error(`${result.failed} grants failed; first: ${result.firstError}`);
+            const client = process.cpuUsage(clientBefore);
+            custos = {
+              rate: result.ok / result.seconds,
+              cpu: (server.cpuMicros() - cpuBefore) / result.ok,
+              clientCpu: (client.user + client.system) / result.ok,
+            };
+            granted += result.ok;
+            latencies.push(...result.latenciesMs);
+          },
+          async () => {
+            bareRun = await measureHelper(bareUrl, barePid, requests);
+          },
+          async () => {
+            durableRun = await measureHelper(durableUrl, durablePid, requests);
+          },
+        ];
+        for (let i = 0; i < runs.length; i++) await runs[(round + i) % runs.length]?.();
+        if (!custos || !bareRun || !durableRun) throw new Error('INVARIANT: a server was not measured');
         f = fasterFloor(f, es256Floor()); // taken again after each round: the fastest counts
         rounds.push({ custos, bare: bareRun, durable: durableRun });
       }
@@ -202,7 +219,7 @@ async function main(): Promise<void> {
       labelled('custos_http_request_duration_seconds_count');
     process.stdout.write(
       [
-        `token grants: ${ROUNDS} rounds of ${GRANTS} per case after ${WARMUP} unmeasured, ${CONCURRENCY} concurrent connections, custos serve on SQLite (synchronous=FULL, group commit); each round runs Custos, the bare and the durable bare server in turn with the same requests, and the table gives the median of the rounds (ratios: the median of each round's ratio)`,
+        `token grants: ${ROUNDS} rounds of ${GRANTS} per case after ${WARMUP} unmeasured, ${CONCURRENCY} concurrent connections, custos serve on SQLite (synchronous=FULL, group commit); each round runs Custos, the bare and the durable bare server in turn (who goes first rotates) with the same requests, and the table gives the median of the rounds (ratios: the median of each round's ratio)`,
         `floor: raw node:crypto ES256 sign ${f.signUs.toFixed(1)} µs, verify ${f.verifyUs.toFixed(1)} µs (one core; the fastest of the measurements before and after each case, each the best of five rounds)`,
         '',
         '| grant | grants/s | p50 ms | p99 ms | floor grants/s | ratio to floor | server CPU µs/grant | floor µs/grant | load-generator CPU µs/grant | bare token server grants/s (to floor) | its CPU µs/grant | Custos to it | durable bare server grants/s (to floor) | its CPU µs/grant | Custos to it |',
