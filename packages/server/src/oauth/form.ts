@@ -29,9 +29,7 @@ export function parseForm(body: string): Form {
       const name = decodeFormPart(eq === -1 ? piece : piece.slice(0, eq));
       const value = eq === -1 ? '' : decodeFormPart(piece.slice(eq + 1));
       if (name === null || value === null) return parseFormSlowly(body);
-      const values = form.get(name);
-      if (values) values.push(value);
-      else form.set(name, [value]);
+      append(form, name, value);
     }
     start = end + 1;
   }
@@ -50,12 +48,15 @@ function decodeFormPart(raw: string): string | null {
 
 function parseFormSlowly(body: string): Form {
   const form = new Map<string, string[]>();
-  for (const [name, value] of new URLSearchParams(body)) {
-    const values = form.get(name);
-    if (values) values.push(value);
-    else form.set(name, [value]);
-  }
+  for (const [name, value] of new URLSearchParams(body)) append(form, name, value);
   return form;
+}
+
+/** Adds a parameter's value after those of the same name (repeated parameters stay visible). */
+function append(form: Map<string, string[]>, name: string, value: string): void {
+  const values = form.get(name);
+  if (values) values.push(value);
+  else form.set(name, [value]);
 }
 
 /**

@@ -65,9 +65,10 @@ export function createGroupCommitter(
 
   async function write(batch: readonly Pending[]): Promise<void> {
     const started = process.hrtime.bigint();
+    const units = batch.map((p) => p.unit);
     let outcomes: readonly UnitOutcome[];
     try {
-      outcomes = await store.writeBatch(batch.map((p) => p.unit));
+      outcomes = await store.writeBatch(units);
     } catch (error) {
       for (const pending of batch) pending.reject(error);
       return;
@@ -77,23 +78,11 @@ export function createGroupCommitter(
       if (outcome) pending.resolve(outcome);
       else pending.reject(new Error('INVARIANT: the batch writer lost a unit'));
     });
-    // after the answers: an observer that throws must not turn a commit into a failure
-    // (metrics, and a cache whose misses the store answers)
+    // after the answers, and each on its own: a metrics observer or the recent-events
+    // cache (whose misses the store answers) that throws must not undo a commit
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    for (const tell of [
-      () => options.observe?.(batch.length, seconds),
-      () =>
-        options.committed?.(
-          batch.map((p) => p.unit),
-          outcomes,
-        ),
-    ]) {
-      try {
-        tell();
-      } catch {
-        // ignored: see above
-      }
-    }
+    quietly(() => options.observe?.(batch.length, seconds));
+    quietly(() => options.committed?.(units, outcomes));
   }
 
   function pump(): void {
@@ -126,4 +115,13 @@ export function createGroupCommitter(
       while (inFlight.size > 0) await Promise.all([...inFlight]);
     },
   };
+}
+
+/** Runs `fn`, ignoring what it throws (for observers of work that is already done). */
+function quietly(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // ignored: see the caller
+  }
 }

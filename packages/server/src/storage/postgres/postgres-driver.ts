@@ -12,16 +12,16 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 // Arbitrary constant shared by every Custos node: the advisory lock key of the migrator.
 const MIGRATION_LOCK_KEY = 7_461_735_201;
 
+/** A read (`SELECT`) with a text parameter holding NUL, which no stored row can match. */
+function lookupWithNul(sql: string, params: readonly SqlValue[]): boolean {
+  // the parameters first: almost no read has a NUL, and then the SQL need not be looked at
+  return params.some((p) => typeof p === 'string' && p.includes('\u0000')) && /^\s*SELECT\b/i.test(sql);
+}
+
 /**
  * Splits the Custos-specific `schema` parameter off a PostgreSQL URL. The schema
  * lets several Custos installs (or test runs) share one database without colliding.
  */
-
-/** A read (`SELECT`) with a text parameter holding NUL, which no stored row can match. */
-function lookupWithNul(sql: string, params: readonly SqlValue[]): boolean {
-  return /^\s*SELECT\b/i.test(sql) && params.some((p) => typeof p === 'string' && p.includes('\u0000'));
-}
-
 export function parsePostgresUrl(url: string): { connectionString: string; schema: string | null } {
   const parsed = new URL(url);
   const schema = parsed.searchParams.get('schema');
