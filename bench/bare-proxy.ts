@@ -17,9 +17,10 @@
  *
  * Usage: node bench/bare-proxy.ts <port> <upstream port> [--durable <sqlite file>]   (also under tsx)
  */
-import { createPublicKey, type KeyObject, verify } from 'node:crypto';
+import { verify } from 'node:crypto';
 import http from 'node:http';
 import Database from 'better-sqlite3';
+import { proofKey } from './proof-keys.js';
 
 const [portText, upstreamPortText, flag, file] = process.argv.slice(2);
 const port = Number(portText);
@@ -40,22 +41,15 @@ if (flag === '--durable') {
 }
 let calls = 0;
 
-const keys = new Map<string, KeyObject>();
 /** Verifies a compact ES256 JWS signed by the key in its own `jwk` header (a DPoP proof's signature). */
 function proofVerifies(proof: string): boolean {
   const [head, payload, signature] = proof.split('.');
   if (!head || !payload || !signature) return false;
   try {
-    let key = keys.get(head);
-    if (!key) {
-      const header = JSON.parse(Buffer.from(head, 'base64url').toString()) as { jwk: object };
-      key = createPublicKey({ key: header.jwk, format: 'jwk' } as Parameters<typeof createPublicKey>[0]);
-      keys.set(head, key);
-    }
     return verify(
       'sha256',
       Buffer.from(`${head}.${payload}`),
-      { key, dsaEncoding: 'ieee-p1363' },
+      { key: proofKey(proof).key, dsaEncoding: 'ieee-p1363' },
       Buffer.from(signature, 'base64url'),
     );
   } catch {

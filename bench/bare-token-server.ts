@@ -18,22 +18,14 @@
  *
  * Usage: node bench/bare-token-server.ts <port> <the agent's public JWK as JSON> [--durable <sqlite file>]   (also under tsx)
  */
-import {
-  createHash,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-  randomBytes,
-  sign,
-  verify,
-} from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, type KeyObject, randomBytes, sign, verify } from 'node:crypto';
 import http from 'node:http';
 import Database from 'better-sqlite3';
+import { proofKey } from './proof-keys.js';
 
 const [portText, jwkText, flag, file] = process.argv.slice(2);
 const assertionKey = createPublicKey({ key: JSON.parse(jwkText ?? '{}'), format: 'jwk' });
 const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const proofKeys = new Map<string, KeyObject>();
 
 /** Verifies a compact ES256 JWS on the thread pool. */
 function verifies(jws: string, key: KeyObject): Promise<boolean> {
@@ -51,17 +43,6 @@ function verifies(jws: string, key: KeyObject): Promise<boolean> {
       resolve(false);
     }
   });
-}
-
-function proofKey(proof: string): KeyObject {
-  const head = proof.slice(0, proof.indexOf('.'));
-  let key = proofKeys.get(head);
-  if (!key) {
-    const header = JSON.parse(Buffer.from(head, 'base64url').toString()) as { jwk: object };
-    key = createPublicKey({ key: header.jwk, format: 'jwk' } as Parameters<typeof createPublicKey>[0]);
-    proofKeys.set(head, key);
-  }
-  return key;
 }
 
 /** A grant waiting for the next group commit: its rows, and what to do once they are durable. */
@@ -115,18 +96,6 @@ if (flag === '--durable') {
     });
 }
 
-const thumbprints = new Map<string, string>();
-/** A stand-in for the proof key's RFC 7638 thumbprint: a SHA-256 of its header, once per key. */
-function proofThumbprint(proof: string): string {
-  const head = proof.slice(0, proof.indexOf('.'));
-  let jkt = thumbprints.get(head);
-  if (!jkt) {
-    jkt = createHash('sha256').update(head).digest('base64url');
-    thumbprints.set(head, jkt);
-  }
-  return jkt;
-}
-
 const jtiOf = (jws: string): string =>
   (JSON.parse(Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString()) as { jti?: string }).jti ?? '';
 
@@ -134,7 +103,7 @@ async function grant(body: string, proof: string | undefined): Promise<string | 
   const form = new URLSearchParams(body);
   const assertion = form.get('client_assertion') ?? '';
   const checks = [verifies(assertion, assertionKey)];
-  if (proof) checks.push(verifies(proof, proofKey(proof)));
+  if (proof) checks.push(verifies(proof, proofKey(proof).key));
   if (!(await Promise.all(checks)).every(Boolean)) return null;
   const now = Math.floor(Date.now() / 1000);
   const jti = randomBytes(16).toString('base64url');
@@ -149,7 +118,7 @@ async function grant(body: string, proof: string | undefined): Promise<string | 
   if (commit) {
     const clientId = form.get('client_id') ?? '';
     const claims: Array<[string, string]> = [[`assertion:${clientId}`, jtiOf(assertion)]];
-    if (proof) claims.push([`dpop:${proofThumbprint(proof)}`, jtiOf(proof)]);
+    if (proof) claims.push([`dpop:${proofKey(proof).jkt}`, jtiOf(proof)]);
     const record = JSON.stringify({ client: clientId, scope: form.get('scope'), dpop: proof !== undefined });
     if (!(await commit(claims, [jti, clientId, (now + 300) * 1000, record]))) return null;
   }

@@ -64,6 +64,23 @@ interface Round {
   readonly durable: { readonly rate: number; readonly cpu: number };
 }
 
+/**
+ * Runs `tasks` one after another, the one at `first` (wrapping) first, and
+ * answers their results in their own order: who goes first turns from round to
+ * round, so no server always meets the machine in the same state.
+ */
+async function inTurn<T extends unknown[]>(
+  first: number,
+  ...tasks: { [K in keyof T]: () => Promise<T[K]> }
+): Promise<T> {
+  const results: unknown[] = [];
+  for (let i = 0; i < tasks.length; i++) {
+    const k = (first + i) % tasks.length;
+    results[k] = await tasks[k]?.();
+  }
+  return results as T;
+}
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -151,13 +168,10 @@ async function main(): Promise<void> {
       const machineBefore = machineCpu();
       let granted = 0;
       for (let round = 0; round < ROUNDS; round++) {
-        // each round: Custos, the bare and the durable bare servers, with the same new requests;
-        // who goes first turns from round to round, so no server always runs on a fresher machine
+        // each round: Custos, the bare and the durable bare servers, with the same new requests
         const requests = await prepare(GRANTS, withDpop);
-        let custos: Round['custos'] | null = null;
-        let bareRun: Round['bare'] | null = null;
-        let durableRun: Round['durable'] | null = null;
-        const runs = [
+        const [custos, bareRun, durableRun] = await inTurn(
+          round,
           async () => {
             const cpuBefore = server.cpuMicros();
             const clientBefore = process.cpuUsage();
@@ -165,23 +179,17 @@ async function main(): Promise<void> {
             if (result.failed > 0)
               throw new Error(`${result.failed} grants failed; first: ${result.firstError}`);
             const client = process.cpuUsage(clientBefore);
-            custos = {
+            granted += result.ok;
+            latencies.push(...result.latenciesMs);
+            return {
               rate: result.ok / result.seconds,
               cpu: (server.cpuMicros() - cpuBefore) / result.ok,
               clientCpu: (client.user + client.system) / result.ok,
             };
-            granted += result.ok;
-            latencies.push(...result.latenciesMs);
           },
-          async () => {
-            bareRun = await measureHelper(bareUrl, barePid, requests);
-          },
-          async () => {
-            durableRun = await measureHelper(durableUrl, durablePid, requests);
-          },
-        ];
-        for (let i = 0; i < runs.length; i++) await runs[(round + i) % runs.length]?.();
-        if (!custos || !bareRun || !durableRun) throw new Error('INVARIANT: a server was not measured');
+          () => measureHelper(bareUrl, barePid, requests),
+          () => measureHelper(durableUrl, durablePid, requests),
+        );
         f = fasterFloor(f, es256Floor()); // taken again after each round: the fastest counts
         rounds.push({ custos, bare: bareRun, durable: durableRun });
       }
