@@ -3,8 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { createTestDatabase, type TestDatabase } from '../../test/support/databases.js';
+import { agentRecord, userRecord } from '../../test/support/records.js';
 import type { Actor } from '../audit/index.js';
-import { manualClock, newId } from '../core/index.js';
+import { manualClock } from '../core/index.js';
 import { addGrant, PolicyEngine, putSchema } from '../policy/index.js';
 import { createGroupCommitter, openStore, type Store } from '../storage/index.js';
 import { CallAudit } from './call-audit.js';
@@ -44,35 +45,11 @@ describe('a call decided while its DPoP proof is checked (sqlite)', () => {
   before(async () => {
     db = await createTestDatabase('sqlite');
     store = await openStore(db.url, { migrate: true, nowMs: T0 });
-    const owner = newId('usr', T0);
-    await store.users.insert({
-      id: owner,
-      email: 'o@example.com',
-      name: 'O',
-      status: 'active',
-      managerId: null,
-      createdAt: T0,
-      updatedAt: T0,
-    });
-    agentId = newId('agt', T0);
-    await store.agents.insert({
-      id: agentId,
-      name: 'bot',
-      ownerId: owner,
-      team: null,
-      purpose: '',
-      environment: 'default',
-      tags: {},
-      riskLevel: 'low',
-      status: 'active',
-      statusReason: null,
-      expiresAt: T0 + 86_400_000,
-      allowedScopes: [],
-      allowedAudiences: [],
-      requireDpop: true,
-      createdAt: T0,
-      updatedAt: T0,
-    });
+    const owner = userRecord('o@example.com', T0);
+    await store.users.insert(owner);
+    const agent = agentRecord(owner.id, T0, { requireDpop: true });
+    agentId = agent.id;
+    await store.agents.insert(agent);
     engine = new PolicyEngine({ store, clock });
     // the gateway's typed contexts (what registering an upstream writes)
     await putSchema({ store, clock, engine }, ADMIN, {

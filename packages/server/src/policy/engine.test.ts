@@ -3,8 +3,9 @@ import { after, before, describe, it } from 'node:test';
 import * as wasm from '@cedar-policy/cedar-wasm/nodejs';
 import fc from 'fast-check';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../../test/support/databases.js';
+import { agentRecord, userRecord } from '../../test/support/records.js';
 import type { Actor } from '../audit/index.js';
-import { CustosError, manualClock, newId } from '../core/index.js';
+import { CustosError, manualClock } from '../core/index.js';
 import { openStore, type Store } from '../storage/index.js';
 import { cedar } from './cedar.js';
 import {
@@ -54,36 +55,16 @@ for (const dialect of DIALECTS) {
       store = await openStore(db.url, { migrate: true, nowMs: T0 });
       engine = new PolicyEngine({ store, clock });
       deps = { store, clock, engine };
-      const owner = {
-        id: newId('usr', T0),
-        email: 'o@example.com',
-        name: 'O',
-        status: 'active' as const,
-        managerId: null,
-        createdAt: T0,
-        updatedAt: T0,
-      };
+      const owner = userRecord('o@example.com', T0);
       await store.users.insert(owner);
       await store.teams.insert({ name: 'payments', description: '', createdAt: T0, updatedAt: T0 });
-      agentId = newId('agt', T0);
-      await store.agents.insert({
-        id: agentId,
-        name: 'bot',
-        ownerId: owner.id,
+      const agent = agentRecord(owner.id, T0, {
         team: 'payments',
-        purpose: '',
-        environment: 'default',
         tags: { env: 'prod' },
-        riskLevel: 'low',
-        status: 'active',
-        statusReason: null,
-        expiresAt: T0 + 86_400_000,
         allowedScopes: ['read'],
-        allowedAudiences: [],
-        requireDpop: false,
-        createdAt: T0,
-        updatedAt: T0,
       });
+      agentId = agent.id;
+      await store.agents.insert(agent);
       await putSchema(deps, ADMIN, { text: SCHEMA, reason: 'test' });
       await upsertEntities(
         deps,

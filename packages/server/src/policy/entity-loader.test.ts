@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../../test/support/databases.js';
+import { agentRecord, userRecord } from '../../test/support/records.js';
 import { newId } from '../core/index.js';
 import { openStore, type Store } from '../storage/index.js';
 import { EntityLoader } from './entity-loader.js';
@@ -19,36 +20,12 @@ for (const dialect of DIALECTS) {
     before(async () => {
       db = await createTestDatabase(dialect);
       store = await openStore(db.url, { migrate: true });
-      const user = (id: string, email: string, manager: string | null) => ({
-        id,
-        email,
-        name: email,
-        status: 'active' as const,
-        managerId: manager,
-        createdAt: T0,
-        updatedAt: T0,
-      });
-      await store.users.insert(user(managerId, 'm@example.com', null));
-      await store.users.insert(user(ownerId, 'o@example.com', managerId));
+      await store.users.insert(userRecord('m@example.com', T0, { id: managerId }));
+      await store.users.insert(userRecord('o@example.com', T0, { id: ownerId, managerId }));
       await store.teams.insert({ name: 'payments', description: '', createdAt: T0, updatedAt: T0 });
-      await store.agents.insert({
-        id: agentId,
-        name: 'bot',
-        ownerId,
-        team: 'payments',
-        purpose: '',
-        environment: 'default',
-        tags: {},
-        riskLevel: 'low',
-        status: 'active',
-        statusReason: null,
-        expiresAt: T0 + 86_400_000,
-        allowedScopes: ['read'],
-        allowedAudiences: [],
-        requireDpop: false,
-        createdAt: T0,
-        updatedAt: T0,
-      });
+      await store.agents.insert(
+        agentRecord(ownerId, T0, { id: agentId, team: 'payments', allowedScopes: ['read'] }),
+      );
       // a document in a folder in a folder, whose attribute refers to a person
       await store.transaction(async (tx) => {
         const entity = (type: string, id: string, attrs: Record<string, unknown>, parent?: string) =>
