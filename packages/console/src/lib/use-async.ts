@@ -50,3 +50,11 @@ export function useAsync<T>(load: () => Promise<T>, deps: DependencyList): Async
   const reload = useCallback(() => setTick((n) => n + 1), []);
   return { data, error, loading, slow, reload };
 }
+
+/** Calls `reload` every `ms` while mounted: a list that shows new items without the user reloading. */
+export function useEvery(ms: number, reload: () => void): void {
+  useEffect(() => {
+    const timer = window.setInterval(reload, ms);
+    return () => window.clearInterval(timer);
+  }, [ms, reload]);
+}

@@ -1,9 +1,9 @@
 import { type FormEvent, useState } from 'react';
-import { ApiError, api } from '../api/client.js';
+import { api } from '../api/client.js';
 import type { Agent } from '../api/types.js';
 import { Link, navigate } from '../lib/router.js';
 import { ErrorNotice } from '../ui/feedback.js';
-import { Field } from '../ui/field.js';
+import { apiFieldError, Field } from '../ui/field.js';
 import { useSession } from '../ui/session.js';
 
 function parseTags(text: string): Record<string, string> {
@@ -23,8 +23,7 @@ export function AgentNewPage() {
   const s = useSession();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
-  const fieldError = (name: string) =>
-    error instanceof ApiError ? error.errors.find((e) => e.pointer === `/${name}`)?.detail : undefined;
+  const fieldError = (name: string) => apiFieldError(error, name);
 
   if (!s.canManageAgents) {
     return (

@@ -1,10 +1,10 @@
-import { type FormEvent, useEffect, useState } from 'react';
+import { type FormEvent, useState } from 'react';
 import { api, query } from '../api/client.js';
 import type { Approval } from '../api/types.js';
 import { countsChanged } from '../lib/counts.js';
 import { relative, when } from '../lib/format.js';
 import { Link, setSearch, useLocation } from '../lib/router.js';
-import { useAsync } from '../lib/use-async.js';
+import { useAsync, useEvery } from '../lib/use-async.js';
 import { Badge, Empty, ErrorNotice, Loading } from '../ui/feedback.js';
 import { ReasonDialog } from '../ui/reason-dialog.js';
 import { useSession } from '../ui/session.js';
@@ -26,7 +26,6 @@ export function ApprovalsPage() {
   const { search } = useLocation();
   const chosen = search.get('status') ?? 'pending';
   const status = (STATUSES as readonly string[]).includes(chosen) ? chosen : 'pending';
-  const [version, setVersion] = useState(0);
   const [verdict, setVerdict] = useState<Verdict>(null);
   const key = search.toString();
   const { data, error, loading, slow, reload } = useAsync(
@@ -35,12 +34,9 @@ export function ApprovalsPage() {
         'GET',
         `/api/v1/approvals${query({ status: status === 'all' ? undefined : status, limit: 200 })}`,
       ),
-    [key, version],
+    [key],
   );
-  useEffect(() => {
-    const timer = window.setInterval(() => setVersion((v) => v + 1), REFRESH_MS);
-    return () => window.clearInterval(timer);
-  }, []);
+  useEvery(REFRESH_MS, reload);
   const me = s.session.actor.userId;
 
   function apply(e: FormEvent<HTMLFormElement>) {

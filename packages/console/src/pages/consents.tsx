@@ -1,11 +1,11 @@
 import { type FormEvent, useState } from 'react';
-import { ApiError, api } from '../api/client.js';
+import { api } from '../api/client.js';
 import type { Consent } from '../api/types.js';
 import { relative, when } from '../lib/format.js';
 import { Link } from '../lib/router.js';
 import { useAsync } from '../lib/use-async.js';
 import { Badge, Empty, ErrorNotice, Loading } from '../ui/feedback.js';
-import { Field } from '../ui/field.js';
+import { apiFieldError, Field } from '../ui/field.js';
 import { ReasonDialog } from '../ui/reason-dialog.js';
 import { useSession } from '../ui/session.js';
 
@@ -36,10 +36,7 @@ export function ConsentsPage() {
   );
   const me = s.session.actor.userId;
   const canGive = s.isAdmin || (s.role === 'owner' && me !== null);
-  const fieldError = (name: string) =>
-    formError instanceof ApiError
-      ? formError.errors.find((e) => e.pointer === `/${name}` || e.pointer.startsWith(`/${name}/`))?.detail
-      : undefined;
+  const fieldError = (name: string) => apiFieldError(formError, name);
 
   async function give(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();

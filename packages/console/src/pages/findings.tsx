@@ -1,10 +1,10 @@
-import { type FormEvent, useEffect, useState } from 'react';
+import { type FormEvent, useState } from 'react';
 import { api, query } from '../api/client.js';
 import type { Finding, Page } from '../api/types.js';
 import { countsChanged } from '../lib/counts.js';
 import { relative, when } from '../lib/format.js';
 import { Link, setSearch, useLocation } from '../lib/router.js';
-import { useAsync } from '../lib/use-async.js';
+import { useAsync, useEvery } from '../lib/use-async.js';
 import { Badge, Empty, ErrorNotice, Loading } from '../ui/feedback.js';
 import { Pager } from '../ui/pager.js';
 import { ReasonDialog } from '../ui/reason-dialog.js';
@@ -32,7 +32,6 @@ export function FindingsPage() {
   const status = filters.status === '' ? 'open' : filters.status === 'all' ? undefined : filters.status;
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const cursor = cursors[cursors.length - 1] ?? null;
-  const [version, setVersion] = useState(0);
   const [open, setOpen] = useState<string | null>(null);
   const [change, setChange] = useState<Change>(null);
   const [actionError, setActionError] = useState<unknown>(null);
@@ -50,12 +49,9 @@ export function FindingsPage() {
           cursor,
         })}`,
       ),
-    [key, cursor, version],
+    [key, cursor],
   );
-  useEffect(() => {
-    const timer = window.setInterval(() => setVersion((v) => v + 1), REFRESH_MS);
-    return () => window.clearInterval(timer);
-  }, []);
+  useEvery(REFRESH_MS, reload);
   const canChange = s.isAdmin || s.role === 'owner';
 
   function apply(e: FormEvent<HTMLFormElement>) {

@@ -1,4 +1,11 @@
 import { useId } from 'react';
+import { ApiError } from '../api/client.js';
+
+/** The API's words about form field `name` (its JSON pointer, or one inside it), if it refused that field. */
+export function apiFieldError(error: unknown, name: string): string | undefined {
+  if (!(error instanceof ApiError)) return undefined;
+  return error.errors.find((e) => e.pointer === `/${name}` || e.pointer.startsWith(`/${name}/`))?.detail;
+}
 
 /** A labelled text input with its hint, or its error from the API (`aria-invalid`, described by either). */
 export function Field({
