@@ -152,18 +152,12 @@ export class TokenVerifier {
     const token = match[2] as string;
     const claims = this.verified.get(token) ?? (await this.checkSignature(token)).claims;
     // from here on the token is one Custos signed: a refusal names whom it was issued to
-    let begun: Awaited<ReturnType<TokenVerifier['checkClaims']>>;
+    // (a refusal once `caller` is returned, a bad proof included, is named by the gateway from `caller`)
     try {
-      begun = await this.checkClaims(request, scheme, token, claims);
+      return await this.checkClaims(request, scheme, token, claims);
     } catch (error) {
       throw presentedBy(error, claims);
     }
-    if (!begun.proven) return begun;
-    const proven = begun.proven.catch((error: unknown) => {
-      throw presentedBy(error, claims);
-    });
-    proven.catch(() => undefined); // (as `pending` below: awaited by the caller, or abandoned)
-    return { caller: begun.caller, proven };
   }
 
   /** The rest of {@link begin}, once the token's signature verified. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type Actor, recordAuditEvent } from '../audit/index.js';
-import { type Clock, CustosError, newId, notFound } from '../core/index.js';
+import { type Clock, CustosError, isId, newId, notFound } from '../core/index.js';
 import { type ApprovalRecord, type ApprovalStatus, canonicalJson, type Store } from '../storage/index.js';
 
 export interface ApprovalDeps {
@@ -9,9 +9,6 @@ export interface ApprovalDeps {
   /** How long a request (and the reference once approved) stays usable, in ms. */
   readonly ttlMs: number;
 }
-
-/** The form of an approval request's id (and so of a reference an agent presents). */
-const APPROVAL_ID = /^apr_[0-9a-z]{26}$/;
 
 /** The exact action an approval is for; a retry must present the same. */
 export interface ApprovedAction {
@@ -200,7 +197,7 @@ export async function useApproval(
   kind: 'person' | 'owner',
   requestId: string | null,
 ): Promise<string | null> {
-  if (!APPROVAL_ID.test(id)) return 'the approval reference is not one (`apr_` and 26 letters or digits)';
+  if (!isId('apr', id)) return 'the approval reference is not one (`apr_` and 26 letters or digits)';
   return deps.store.transaction(async (tx) => {
     const approval = await tx.approvals.get(id);
     if (!approval || approval.agentId !== action.agentId) return `unknown approval reference \`${id}\``;
