@@ -88,6 +88,7 @@ describe('HTTP gateway end to end (sqlite)', () => {
           { method: 'GET', path: '/big' },
           { method: 'GET', path: '/limited' },
           { method: 'POST', path: '/transfers' },
+          { method: 'POST', path: '/payouts' },
         ],
         auth: { type: 'bearer', secret: 'billing-token' },
         limits: { perTool: { rate: 0.01, burst: 5 } },
@@ -120,6 +121,7 @@ describe('HTTP gateway end to end (sqlite)', () => {
     await grant('http:GET', 'GET /big');
     await grant('http:GET', 'GET /limited');
     await grant('http:POST', 'POST /transfers');
+    await grant('http:POST', 'POST /payouts');
     const policies = await t.api('PUT', '/api/v1/policies', {
       body: {
         reason: 'transfers need the owner’s approval',
@@ -127,6 +129,10 @@ describe('HTTP gateway end to end (sqlite)', () => {
           {
             id: 'transfers-need-approval',
             text: '@approval("owner")\nforbid (principal, action == Action::"http:POST", resource == Route::"billing/POST /transfers")\n  unless { context.approved };',
+          },
+          {
+            id: 'payouts-need-approval',
+            text: '@approval("owner")\nforbid (principal, action == Action::"http:POST", resource == Route::"billing/POST /payouts")\n  unless { context.approved };',
           },
         ],
       },
@@ -425,6 +431,46 @@ describe('HTTP gateway end to end (sqlite)', () => {
     const pendingAfter = (await t.api('GET', '/api/v1/approvals?status=pending')).body.items as Json[];
     assert.equal(pendingAfter.length, pendingBefore.length, 'no approval request was opened');
     assert.equal(transfers(), 1);
+  });
+
+  it('an approval of a call without a body cannot be spent on one whose body streams through', async () => {
+    const ownerToken = String(
+      (
+        await t.api('POST', '/api/v1/tokens', {
+          body: { name: 'payouts owner', role: 'owner', user: 'http@example.com' },
+        })
+      ).body.token,
+    );
+    const payouts = () => seen.filter((r) => r.url === '/v1/payouts').length;
+    const asked = await call('/payouts', { method: 'POST' });
+    assert.equal(asked.status, 403);
+    const approval = ((await asked.json()) as Json).approval as Json;
+    assert.equal((approval.request as Json).body, undefined, 'no body to show');
+    const approved = await fetch(`${t.url}/api/v1/approvals/${String(approval.id)}/approve`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ownerToken}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    assert.equal(approved.status, 200, await approved.text());
+    const keys = await newKeyPair();
+    const { token: bound, ath } = await boundToken(t.config.issuer, agentKey, keys, resource);
+    const smuggled = await rawPost(`${base}/payouts`, '{"amount":10000}', {
+      authorization: `DPoP ${bound}`,
+      dpop: await dpopProof(keys, { htm: 'POST', htu: `${resource}/payouts`, claims: { ath } }),
+      'content-type': 'application/json',
+      'transfer-encoding': 'chunked',
+      'custos-approval': String(approval.id),
+    });
+    assert.equal(smuggled.status, 403, JSON.stringify(smuggled.body));
+    assert.match(JSON.stringify(smuggled.body), /Content-Length of at most 64 KiB/);
+    assert.equal(payouts(), 0, 'the upstream saw no payout');
+    // the approval was not spent: the call it is for still goes through
+    const made = await call('/payouts', {
+      method: 'POST',
+      headers: { 'custos-approval': String(approval.id) },
+    });
+    assert.equal(made.status, 200);
+    assert.equal(payouts(), 1);
   });
 
   it('records refusals of tokens it did not sign a burst at a time, then says how many went unrecorded', async () => {
