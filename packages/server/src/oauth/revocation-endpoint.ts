@@ -4,6 +4,7 @@ import type { IdentityDeps } from '../identity/index.js';
 import { authenticateAdminToken } from '../identity/index.js';
 import type { OAuthDeps, OAuthRequest, OAuthResponse } from './deps.js';
 import { one, requireForm } from './form.js';
+import { hasControlCharacter } from './jwt-claims.js';
 import { OAuthError } from './oauth-error.js';
 import { authenticateClient } from './token-endpoint.js';
 
@@ -48,7 +49,8 @@ export async function handleRevocation(
   } catch {
     return { status: 200, body: {} };
   }
-  if (typeof jti !== 'string') return { status: 200, body: {} };
+  // no token Custos issued has a `jti` with a control character (and PostgreSQL refuses NUL in a look-up)
+  if (typeof jti !== 'string' || hasControlCharacter(jti)) return { status: 200, body: {} };
   if (actor.type === 'agent' && clientId !== actor.id) {
     throw new OAuthError('unauthorized_client', 'the token was not issued to this client');
   }

@@ -17,6 +17,7 @@ import {
   requestedScopes,
 } from './grant-steps.js';
 import { personFromProviderToken } from './identity-providers.js';
+import { hasControlCharacter } from './jwt-claims.js';
 import { OAuthError } from './oauth-error.js';
 import { verifyIssuedToken } from './verify-issued-token.js';
 
@@ -103,7 +104,10 @@ async function resolveSubject(deps: OAuthDeps, form: Form): Promise<Subject> {
     };
   }
 
-  const provider = await deps.store.identityProviders.getByIssuer(unverified.iss);
+  // no trusted issuer has a control character in its name (and PostgreSQL refuses NUL in a look-up)
+  const provider = hasControlCharacter(unverified.iss)
+    ? null
+    : await deps.store.identityProviders.getByIssuer(unverified.iss);
   if (!provider) throw refuse(`the subject token's issuer \`${unverified.iss}\` is not trusted`);
   if (!PROVIDER_TYPES.has(type)) {
     throw refuse(

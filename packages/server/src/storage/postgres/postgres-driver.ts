@@ -12,12 +12,6 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 // Arbitrary constant shared by every Custos node: the advisory lock key of the migrator.
 const MIGRATION_LOCK_KEY = 7_461_735_201;
 
-/** A read (`SELECT`) with a text parameter holding NUL, which no stored row can match. */
-function lookupWithNul(sql: string, params: readonly SqlValue[]): boolean {
-  // the parameters first: almost no read has a NUL, and then the SQL need not be looked at
-  return params.some((p) => typeof p === 'string' && p.includes('\u0000')) && /^\s*SELECT\b/i.test(sql);
-}
-
 /**
  * Splits the Custos-specific `schema` parameter off a PostgreSQL URL. The schema
  * lets several Custos installs (or test runs) share one database without colliding.
@@ -85,9 +79,7 @@ export async function openPostgresDriver(
     }
     return {
       all: async <T>(sql: string, params: readonly SqlValue[] = []) =>
-        // no stored text holds NUL (PostgreSQL refuses it in text): a look-up by one finds nothing,
-        // as it does on SQLite, rather than failing (PostgreSQL refuses NUL in parameters too)
-        lookupWithNul(sql, params) ? [] : (await query<T>('read', sql, params)).rows,
+        (await query<T>('read', sql, params)).rows,
       write: <T>(sql: string, params: readonly SqlValue[] = []) => query<T>('write', sql, params),
     };
   }
