@@ -305,6 +305,14 @@ export async function authorizeCall(
     // costs µs and a new hidden class per call (garbage that outlives scavenges)
     details: Object.assign({}, baseOf(), details),
   });
+  /** Records the call as denied (`details` on the record) and refuses it, saying why. */
+  const refuse = (reason: string, details: Record<string, unknown>, policies?: readonly string[]): never => {
+    void deps.audit.record(actor, entry('denied', reason, details));
+    throw new CallRefused('refused', `\`${facts.action}\` on \`${facts.resource.id}\` refused: ${reason}`, {
+      ...(policies ? { policies } : {}),
+      reason,
+    });
+  };
 
   const wait = deps.limiter.take(
     [
@@ -329,10 +337,9 @@ export async function authorizeCall(
         : facts.resource.type === 'McpServer'
           ? 'the resources and prompts of server'
           : 'HTTP API';
-    const reason = `the person's consent does not cover ${what} \`${facts.resource.id}\``;
-    void deps.audit.record(actor, entry('denied', reason, { decision: 'deny', consentId: caller.consentId }));
-    throw new CallRefused('refused', `\`${facts.action}\` on \`${facts.resource.id}\` refused: ${reason}`, {
-      reason,
+    refuse(`the person's consent does not cover ${what} \`${facts.resource.id}\``, {
+      decision: 'deny',
+      consentId: caller.consentId,
     });
   }
 
@@ -383,13 +390,7 @@ export async function authorizeCall(
   };
   /** Refuses a call that needs an approval none can be for (see `facts.unapprovable`). */
   const approvable = (policies: readonly string[]): void => {
-    if (!facts.unapprovable) return;
-    const reason = facts.unapprovable;
-    void deps.audit.record(actor, entry('denied', reason, { decision: 'deny', policies }));
-    throw new CallRefused('refused', `\`${facts.action}\` on \`${facts.resource.id}\` refused: ${reason}`, {
-      policies,
-      reason,
-    });
+    if (facts.unapprovable) refuse(facts.unapprovable, { decision: 'deny', policies }, policies);
   };
   /** Opens (or finds) the approval request for this exact call and refuses it pending approval. */
   const askApproval = async (kind: 'person' | 'owner', policies: readonly string[]): Promise<never> => {
@@ -416,17 +417,7 @@ export async function authorizeCall(
   const spendApproval = async (reference: string, kind: 'person' | 'owner', policies: readonly string[]) => {
     approvable(policies);
     const problem = await useApproval(deps.approvals, reference, approvedAction, kind, facts.requestId);
-    if (problem) {
-      void deps.audit.record(actor, entry('denied', problem, { decision: 'deny', approval: reference }));
-      throw new CallRefused(
-        'refused',
-        `\`${facts.action}\` on \`${facts.resource.id}\` refused: ${problem}`,
-        {
-          policies,
-          reason: problem,
-        },
-      );
-    }
+    if (problem) refuse(problem, { decision: 'deny', approval: reference }, policies);
     approvalUsed = reference;
   };
   if (requirement) {
@@ -472,11 +463,7 @@ export async function authorizeCall(
   if (!decision.allowed) {
     const denied = denyReason(decision) ?? 'denied';
     const reason = person && !person.allowed ? `the person it acts for may not: ${denied}` : denied;
-    void deps.audit.record(actor, entry('denied', reason, decided));
-    throw new CallRefused('refused', `\`${facts.action}\` on \`${facts.resource.id}\` refused: ${reason}`, {
-      policies: decision.policies,
-      reason,
-    });
+    refuse(reason, decided, decision.policies);
   }
   await deps.audit.authorize(
     actor,
